@@ -1,0 +1,5 @@
+import sys
+
+from kubesafe.entry import main
+
+sys.exit(main())

@@ -1,0 +1,327 @@
+"""What a kubectl command does to a cluster: the audited command table.
+
+Classes, from harmless to dangerous:
+
+* ``local``: never contacts a cluster (help, completion, kubeconfig editing);
+  passes straight through.
+* ``read``: reads cluster state, changes nothing.
+* ``write``: changes cluster state, or gives a way to (a shell in a pod, a proxy).
+* ``destructive``: deletes or empties things.
+
+Anything not in the table (plugins, kuberc aliases, commands of a newer kubectl)
+is a write: kubesafe fails closed. Flags then adjust the class: ``--help``,
+``--dry-run`` (except ``=none``/``=false``), ``--local`` and ``--list`` make a
+command harmless; ``--force``, ``--prune``, ``--replicas=0`` and ``--raw`` on
+``delete`` make it destructive.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from kubesafe.kubectl_args import COMPLETION_COMMANDS, Reading, command_accepts
+
+LOCAL = "local"
+READ = "read"
+WRITE = "write"
+DESTRUCTIVE = "destructive"
+
+_SEVERITY = {LOCAL: 0, READ: 1, WRITE: 2, DESTRUCTIVE: 3}
+
+# command path -> (class, reason). Keep it sorted by command and readable.
+COMMAND_TABLE: dict[str, tuple[str, str]] = {
+    "": (LOCAL, "bare kubectl prints its help"),
+    "__complete": (LOCAL, "shell completion; must stay instant and never prompt"),
+    "__completeNoDesc": (LOCAL, "shell completion; must stay instant and never prompt"),
+    "alpha": (LOCAL, "lists alpha commands"),
+    "annotate": (WRITE, "changes annotations"),
+    "api-resources": (READ, "reads discovery"),
+    "api-versions": (READ, "reads discovery"),
+    "apply": (WRITE, "creates or updates objects"),
+    "apply edit-last-applied": (WRITE, "edits and re-applies the last-applied annotation"),
+    "apply set-last-applied": (WRITE, "rewrites the last-applied annotation"),
+    "apply view-last-applied": (READ, "shows the last-applied annotation"),
+    "attach": (WRITE, "attaches to a running container's input"),
+    "auth": (LOCAL, "lists auth subcommands"),
+    "auth can-i": (READ, "asks the API whether an action is allowed"),
+    "auth reconcile": (WRITE, "creates or updates RBAC objects"),
+    "auth whoami": (READ, "asks the API who you are"),
+    "autoscale": (WRITE, "creates a HorizontalPodAutoscaler"),
+    "certificate": (LOCAL, "lists certificate subcommands"),
+    "certificate approve": (WRITE, "approves a certificate signing request"),
+    "certificate deny": (WRITE, "denies a certificate signing request"),
+    "cluster-info": (READ, "reads service endpoints"),
+    "cluster-info dump": (READ, "reads cluster state into local files"),
+    "completion": (LOCAL, "prints a shell completion script"),
+    "config": (LOCAL, "edits or shows kubeconfig files only"),
+    "config current-context": (LOCAL, "shows the kubeconfig"),
+    "config delete-cluster": (LOCAL, "edits the kubeconfig"),
+    "config delete-context": (LOCAL, "edits the kubeconfig"),
+    "config delete-user": (LOCAL, "edits the kubeconfig"),
+    "config get-clusters": (LOCAL, "shows the kubeconfig"),
+    "config get-contexts": (LOCAL, "shows the kubeconfig"),
+    "config get-users": (LOCAL, "shows the kubeconfig"),
+    "config rename-context": (LOCAL, "edits the kubeconfig"),
+    "config set": (LOCAL, "edits the kubeconfig"),
+    "config set-cluster": (LOCAL, "edits the kubeconfig"),
+    "config set-context": (LOCAL, "edits the kubeconfig"),
+    "config set-credentials": (LOCAL, "edits the kubeconfig"),
+    "config unset": (LOCAL, "edits the kubeconfig"),
+    "config use-context": (LOCAL, "edits the kubeconfig"),
+    "config view": (LOCAL, "shows the kubeconfig"),
+    "cordon": (WRITE, "marks a node unschedulable"),
+    "cp": (WRITE, "copies files into or out of a container (runs tar in it)"),
+    "create": (WRITE, "creates objects"),
+    "debug": (WRITE, "creates debugging pods or ephemeral containers"),
+    "delete": (DESTRUCTIVE, "deletes objects"),
+    "describe": (READ, "reads objects and events"),
+    "diff": (READ, "server-side dry run against live objects; persists nothing"),
+    "drain": (DESTRUCTIVE, "cordons a node and evicts its pods"),
+    "edit": (WRITE, "edits and saves live objects"),
+    "events": (READ, "lists events"),
+    "exec": (WRITE, "runs a command inside a container"),
+    "explain": (READ, "reads API schemas"),
+    "expose": (WRITE, "creates a service"),
+    "get": (READ, "lists or shows objects"),
+    "help": (LOCAL, "prints help"),
+    "kuberc": (LOCAL, "edits or shows the kuberc preferences file"),
+    "kuberc set": (LOCAL, "edits the kuberc preferences file"),
+    "kuberc view": (LOCAL, "shows the kuberc preferences file"),
+    "kustomize": (LOCAL, "renders manifests locally"),
+    "label": (WRITE, "changes labels"),
+    "logs": (READ, "reads container logs"),
+    "options": (LOCAL, "prints the global flags"),
+    "patch": (WRITE, "patches objects"),
+    "plugin": (LOCAL, "lists plugin subcommands"),
+    "plugin list": (LOCAL, "lists plugins on PATH"),
+    "port-forward": (READ, "forwards a local port to a pod; changes no state"),
+    "proxy": (WRITE, "opens a local proxy that relays any API request, writes included"),
+    "replace": (WRITE, "replaces objects"),
+    "rollout": (LOCAL, "lists rollout subcommands"),
+    "rollout history": (READ, "shows rollout history"),
+    "rollout pause": (WRITE, "pauses a rollout"),
+    "rollout restart": (WRITE, "restarts a workload's pods"),
+    "rollout resume": (WRITE, "resumes a rollout"),
+    "rollout status": (READ, "watches rollout status"),
+    "rollout undo": (WRITE, "rolls back to an earlier revision"),
+    "run": (WRITE, "creates a pod"),
+    "scale": (WRITE, "changes replica counts"),
+    "set": (LOCAL, "lists set subcommands"),
+    "taint": (WRITE, "changes node taints"),
+    "top": (READ, "reads resource metrics"),
+    "top node": (READ, "reads node metrics"),
+    "top pod": (READ, "reads pod metrics"),
+    "uncordon": (WRITE, "marks a node schedulable"),
+    "version": (READ, "reads the server version (local with --client)"),
+    "wait": (READ, "watches objects until a condition holds"),
+}
+
+# Whole command families with one class (every subcommand, known or future).
+FAMILY_TABLE: dict[str, tuple[str, str]] = {
+    "create": (WRITE, "creates objects"),
+    "set": (WRITE, "changes fields of live objects"),
+    "config": (LOCAL, "edits or shows kubeconfig files only"),
+    "kuberc": (LOCAL, "edits or shows the kuberc preferences file"),
+    "help": (LOCAL, "prints help"),
+    "completion": (LOCAL, "prints a shell completion script"),
+}
+
+_DRY_RUN_HARMLESS = frozenset({"", "client", "server", "true", "unchanged"})
+_TRUE = frozenset({"", "1", "t", "T", "true", "TRUE", "True"})
+
+
+@dataclass(frozen=True)
+class Classification:
+    category: str
+    reason: str
+
+    @property
+    def mutating(self) -> bool:
+        return _SEVERITY[self.category] >= _SEVERITY[WRITE]
+
+    @property
+    def destructive(self) -> bool:
+        return self.category == DESTRUCTIVE
+
+
+def severity(category: str) -> int:
+    return _SEVERITY[category]
+
+
+def _flag_true(reading: Reading, name: str) -> bool:
+    """The flag is set to true, and the command really has it.
+
+    A flag the command lacks makes kubectl fail, so it must not make the
+    command look harmless (``exec --dry-run`` is not a dry run).
+    """
+    value = reading.last(name)
+    return value is not None and value in _TRUE and command_accepts(reading.command, name)
+
+
+def _base(reading: Reading) -> tuple[str, str]:
+    if reading.plugin:
+        return WRITE, f"'{reading.command[0]}' is a plugin or kuberc alias: it can do anything"
+    path = " ".join(reading.command)
+    if path in COMMAND_TABLE:
+        return COMMAND_TABLE[path]
+    if reading.command and reading.command[0] in FAMILY_TABLE:
+        return FAMILY_TABLE[reading.command[0]]
+    return WRITE, f"'{path}' is not in kubesafe's command table: treated as a write"
+
+
+def classify(reading: Reading) -> Classification:
+    """Classify one reading of a kubectl argv."""
+    path = " ".join(reading.command)
+    if not reading.plugin and reading.command[:1] and reading.command[0] in COMPLETION_COMMANDS:
+        return Classification(LOCAL, COMMAND_TABLE[reading.command[0]][1])
+    if not reading.plugin and _flag_true(reading, "help"):
+        return Classification(LOCAL, "--help only prints help")
+    category, reason = _base(reading)
+    if reading.plugin or category in (LOCAL, READ):
+        if path == "version" and _flag_true(reading, "client"):
+            return Classification(LOCAL, "version --client needs no server")
+        return Classification(category, reason)
+
+    dry_run = reading.last("dry-run") if command_accepts(reading.command, "dry-run") else None
+    if dry_run is not None:
+        if dry_run in _DRY_RUN_HARMLESS:
+            shown = f"--dry-run={dry_run}" if dry_run else "--dry-run"
+            return Classification(READ, f"{shown} persists nothing")
+        reason = f"--dry-run={dry_run} still persists changes; {reason}"
+    if _flag_true(reading, "local"):
+        return Classification(READ, "--local only edits the input locally")
+    if path in ("label", "annotate") and _flag_true(reading, "list"):
+        return Classification(READ, f"{path} --list only shows")
+
+    if path == "replace" and _flag_true(reading, "force"):
+        return Classification(DESTRUCTIVE, "replace --force deletes and re-creates objects")
+    if path == "apply" and _flag_true(reading, "prune"):
+        return Classification(DESTRUCTIVE, "apply --prune deletes objects missing from the input")
+    if path == "apply" and _flag_true(reading, "force"):
+        return Classification(DESTRUCTIVE, "apply --force deletes and re-creates on conflict")
+    if path == "scale" and _zero(reading.last("replicas")):
+        return Classification(DESTRUCTIVE, "scale --replicas=0 stops every pod")
+    return Classification(category, reason)
+
+
+def _zero(value: str | None) -> bool:
+    if value is None:
+        return False
+    try:
+        return int(value.strip(), 0) == 0
+    except ValueError:
+        return False
+
+
+def strictest(classifications: list[Classification]) -> Classification:
+    return max(classifications, key=lambda c: _SEVERITY[c.category])
+
+
+# Resource types (and short names) that live outside namespaces: a command on
+# them reaches every namespace as far as namespace-scoped rules are concerned.
+CLUSTER_SCOPED = frozenset(
+    {
+        "apiservice",
+        "apiservices",
+        "certificatesigningrequest",
+        "certificatesigningrequests",
+        "csr",
+        "clusterrole",
+        "clusterroles",
+        "clusterrolebinding",
+        "clusterrolebindings",
+        "componentstatus",
+        "componentstatuses",
+        "cs",
+        "csidriver",
+        "csidrivers",
+        "csinode",
+        "csinodes",
+        "customresourcedefinition",
+        "customresourcedefinitions",
+        "crd",
+        "crds",
+        "flowschema",
+        "flowschemas",
+        "ingressclass",
+        "ingressclasses",
+        "mutatingwebhookconfiguration",
+        "mutatingwebhookconfigurations",
+        "node",
+        "nodes",
+        "no",
+        "persistentvolume",
+        "persistentvolumes",
+        "pv",
+        "priorityclass",
+        "priorityclasses",
+        "pc",
+        "prioritylevelconfiguration",
+        "prioritylevelconfigurations",
+        "runtimeclass",
+        "runtimeclasses",
+        "storageclass",
+        "storageclasses",
+        "sc",
+        "validatingadmissionpolicy",
+        "validatingadmissionpolicies",
+        "validatingadmissionpolicybinding",
+        "validatingadmissionpolicybindings",
+        "validatingwebhookconfiguration",
+        "validatingwebhookconfigurations",
+        "volumeattachment",
+        "volumeattachments",
+        "all",
+    }
+)
+NAMESPACE_TYPES = frozenset({"namespace", "namespaces", "ns"})
+_NODE_COMMANDS = frozenset({"drain", "cordon", "uncordon", "taint"})
+_MANIFEST_FLAGS = ("filename", "kustomize")
+
+
+def _resource_type(word: str) -> str:
+    return word.split("/", 1)[0].split(".", 1)[0].lower()
+
+
+def namespaces_reached(reading: Reading, namespace: str) -> tuple[str, ...] | None:
+    """The namespaces a command can change, or None when it may reach any of them.
+
+    ``namespace`` is the resolved one (flag, context or default). Manifests
+    without an explicit ``-n`` carry their own namespaces; ``-A``, node
+    commands, cluster-scoped types and plugins reach everything.
+    """
+    if reading.plugin or " ".join(reading.command) not in COMMAND_TABLE:
+        return None
+    if _flag_true(reading, "all-namespaces"):
+        return None
+    if reading.command and reading.command[0] in _NODE_COMMANDS:
+        return None
+    explicit_namespace = reading.last("namespace")
+    if any(reading.has(flag) for flag in _MANIFEST_FLAGS) and not explicit_namespace:
+        return None
+    if reading.command[:1] == ("create",) and reading.command[1:2] == ("namespace",):
+        return tuple(reading.positionals[:1]) or None
+    positionals = list(reading.positionals)
+    if not positionals:
+        return (namespace,)
+    first_types = [_resource_type(t) for t in positionals[0].split(",")]
+    if "/" not in positionals[0] and any(t in NAMESPACE_TYPES for t in first_types):
+        # delete ns a b: the named namespaces (and, for mixed lists, the current one)
+        reached = set(positionals[1:])
+        if any(t not in NAMESPACE_TYPES for t in first_types):
+            reached.add(namespace)
+        return tuple(sorted(reached)) or None
+    if "/" not in positionals[0] and any(t in CLUSTER_SCOPED for t in first_types):
+        return None
+    reached = set()
+    for word in positionals:
+        if "/" not in word:
+            continue
+        kind, _, name = word.partition("/")
+        if _resource_type(kind) in NAMESPACE_TYPES:
+            reached.add(name)
+        elif _resource_type(kind) in CLUSTER_SCOPED:
+            return None
+        else:
+            reached.add(namespace)
+    return tuple(sorted(reached)) if reached else (namespace,)

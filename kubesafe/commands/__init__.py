@@ -1,0 +1,1 @@
+"""One module per kubesafe command; ``kubesafe.cli`` only parses and dispatches."""

@@ -1,0 +1,88 @@
+"""``kubesafe explain``: what the shim would do with a kubectl command line."""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+from kubesafe.plan import Plan
+
+
+def plan_to_json(plan: Plan) -> dict[str, Any]:
+    """The stable machine-readable form of a plan (documented in docs/explain.md)."""
+    target = plan.target
+    result: dict[str, Any] = {
+        "context": target.context if target else None,
+        "cluster": target.cluster if target else None,
+        "user": target.user if target else None,
+        "server": target.server if target else None,
+        "namespace": target.namespace if target else None,
+        "kubeconfig": list(target.kubeconfig) if target else [],
+        "command": list(plan.command),
+        "plugin": plan.parsed.primary.plugin,
+        "category": plan.classification.category,
+        "reason": plan.classification.reason,
+        "mutating": plan.classification.mutating,
+        "protected": plan.protection.protected,
+        "environment": plan.protection.environment,
+        "level": plan.level,
+        "decision": plan.decision,
+        "decision_reason": plan.decision_reason,
+        "kubectl": plan.kubectl,
+        "kubectl_reason": plan.kubectl_reason,
+        "ambiguous": plan.parsed.ambiguous,
+        "uncertain_flags": list(plan.parsed.uncertain_flags),
+    }
+    if target is not None:
+        result["server_source"] = target.server_source
+        result["namespace_source"] = target.namespace_source
+    if len(plan.targets) > 1:
+        result["alternative_targets"] = [
+            {"context": t.context, "server": t.server, "namespace": t.namespace}
+            for t in plan.targets[1:]
+        ]
+    if plan.guarded is not None and plan.decision != "allow":
+        from kubesafe.plan import target_label
+
+        result["confirm_with"] = target_label(plan.guarded)
+    if plan.policy_error is not None:
+        result["policy_error"] = plan.policy_error
+    if plan.resolve_error is not None:
+        result["error"] = plan.resolve_error
+    return result
+
+
+def render_json(plan: Plan) -> str:
+    return json.dumps(plan_to_json(plan), indent=2, sort_keys=False)
+
+
+def render_text(plan: Plan) -> str:
+    data = plan_to_json(plan)
+    command = " ".join(data["command"]) or "(none)"
+    lines = [f"command:     kubectl {command}  [{data['category']}: {data['reason']}]"]
+    if "error" in data:
+        lines.append(f"target:      cannot be resolved: {data['error']}")
+    elif data["context"] is None:
+        lines.append("target:      not needed (this command does not contact a cluster)")
+    else:
+        lines += [
+            f"context:     {data['context'] or '(none)'}",
+            f"cluster:     {data['cluster'] or '(none)'}",
+            f"server:      {data['server']}  (from {data['server_source']})",
+            f"user:        {data['user'] or '(none)'}",
+            f"namespace:   {data['namespace']}  (from {data['namespace_source']})",
+            f"kubeconfig:  {', '.join(data['kubeconfig']) or '(no file)'}",
+        ]
+    for alternative in data.get("alternative_targets", []):
+        lines.append(
+            f"  or, if an unknown flag reads differently: context {alternative['context']!r}, "
+            f"server {alternative['server']}, namespace {alternative['namespace']}"
+        )
+    environment = data["environment"] or "(none)"
+    lines.append(
+        f"protected:   {'yes' if data['protected'] else 'no'}  (environment: {environment})"
+    )
+    lines.append(f"decision:    {data['decision']}  ({data['decision_reason']})")
+    kubectl = data["kubectl"] or "(none)"
+    lines.append(f"kubectl:     {kubectl}  ({data['kubectl_reason']})")
+    return "\n".join(lines)

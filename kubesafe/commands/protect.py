@@ -1,0 +1,140 @@
+"""``kubesafe protect`` / ``unprotect`` / ``policy``: edit and show protection rules."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Mapping
+from dataclasses import dataclass
+
+from kubesafe.filecache import FileIndex
+from kubesafe.kubeconfig import Overrides, ResolveError, Target, load_merged, resolve_merged
+from kubesafe.policy import (
+    DEFAULT_ENVIRONMENT,
+    Policy,
+    Rule,
+    all_rules,
+    load_policy,
+    protection,
+    rule_levels,
+)
+from kubesafe.policy_file import PolicyError, add_rule, policy_path, remove_rules, rule_fields
+
+
+class CommandError(Exception):
+    """A user-facing failure of a kubesafe command (one line)."""
+
+
+@dataclass(frozen=True)
+class RuleReport:
+    rule: Rule
+    write_level: str
+    destructive_level: str
+    contexts: tuple[str, ...]
+
+
+def protect(
+    pattern: str,
+    *,
+    environment: str,
+    level: str,
+    server: bool,
+    regex: bool,
+    namespaces: tuple[str, ...],
+    env: Mapping[str, str],
+) -> str:
+    kind = "server" if server else ("context-regex" if regex else "context")
+    path = policy_path(env)  # type: ignore[arg-type]
+    try:
+        add_rule(path, rule_fields(kind, pattern, environment, level, namespaces))
+    except PolicyError as exc:
+        raise CommandError(f"policy file {path}: {exc}; fix it before adding rules") from None
+    except OSError as exc:
+        raise CommandError(f"cannot write {path}: {exc.strerror or exc}") from None
+    policy = load_policy(env, FileIndex())
+    rule = Rule(kind, pattern, environment or DEFAULT_ENVIRONMENT, level, namespaces, path)
+    write, destructive = rule_levels(policy, rule)
+    scope = f" in namespaces {', '.join(namespaces)}" if namespaces else ""
+    return (
+        f"Protected {kind} {pattern!r}{scope} as {rule.environment}: "
+        f"writes {write}, destructive commands {destructive} (rule in {path})"
+    )
+
+
+def unprotect(pattern: str, env: Mapping[str, str]) -> str:
+    path = policy_path(env)  # type: ignore[arg-type]
+    try:
+        removed = remove_rules(path, pattern)
+    except PolicyError as exc:
+        raise CommandError(f"policy file {path}: {exc}; fix it by hand") from None
+    except OSError as exc:
+        raise CommandError(f"cannot write {path}: {exc.strerror or exc}") from None
+    if removed:
+        return f"Removed {removed} rule{'s' if removed > 1 else ''} for {pattern!r} from {path}"
+    hint = ""
+    try:
+        merged = load_merged(Overrides(), env)
+        if pattern in merged.contexts and merged.contexts[pattern][3] is not None:
+            source = merged.context_files.get(pattern, "the kubeconfig")
+            hint = (
+                f"; context {pattern!r} is tagged by a kubesafe extension in {source}, "
+                "which only that file's owner can change"
+            )
+    except ResolveError:
+        pass
+    raise CommandError(f"no rule for {pattern!r} in {path}{hint}")
+
+
+def _context_targets(env: Mapping[str, str]) -> tuple[list[Target], Policy]:
+    index = FileIndex()
+    try:
+        merged = load_merged(Overrides(), env, index)
+    except ResolveError as exc:
+        raise CommandError(str(exc)) from None
+    targets = []
+    for name in sorted(merged.contexts):
+        try:
+            targets.append(resolve_merged(merged, Overrides(context=name), env))
+        except ResolveError:
+            continue
+    policy = load_policy(env, index)
+    index.save()
+    return targets, policy
+
+
+def rule_reports(env: Mapping[str, str]) -> tuple[list[RuleReport], Policy]:
+    targets, policy = _context_targets(env)
+    reports: dict[Rule, list[str]] = {rule: [] for rule in policy.rules}
+    for target in targets:
+        found = protection(policy, target, mutating=True, destructive=True, namespaces=None)
+        for rule in found.rules:
+            reports.setdefault(rule, []).append(target.context)
+        for rule in all_rules(policy, target):
+            reports.setdefault(rule, [])
+    result = []
+    for rule, contexts in reports.items():
+        write, destructive = rule_levels(policy, rule)
+        result.append(RuleReport(rule, write, destructive, tuple(dict.fromkeys(contexts))))
+    return result, policy
+
+
+def render_policy(env: Mapping[str, str]) -> str:
+    reports, policy = rule_reports(env)
+    lines = [f"policy file: {policy.path}" + ("" if os.path.exists(policy.path) else " (none yet)")]
+    if policy.error:
+        lines.append(f"ERROR: {policy.error}")
+        lines.append("While it is broken, kubesafe refuses every write (reads still work).")
+    if not reports:
+        lines.append("No rules: nothing is protected. Try: kubesafe protect prod")
+    for report in reports:
+        rule = report.rule
+        scope = f" namespaces {', '.join(rule.namespaces)}" if rule.namespaces else ""
+        lines.append(
+            f"- {rule.kind} {rule.pattern!r}{scope}: {rule.environment} "
+            f"(writes {report.write_level}, destructive {report.destructive_level})"
+        )
+        lines.append(f"    from:     {rule.source}")
+        matched = (
+            ", ".join(report.contexts) if report.contexts else "(no context in the kubeconfig)"
+        )
+        lines.append(f"    contexts: {matched}")
+    return "\n".join(lines)

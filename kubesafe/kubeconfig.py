@@ -1,0 +1,277 @@
+"""Resolve the cluster, user, server and namespace a kubectl call will use.
+
+This follows client-go's ``clientcmd`` (loading rules, merge, overrides,
+in-cluster fallback) as observed with real kubectl, which the differential
+tests keep honest:
+
+* ``--kubeconfig FILE`` (must exist) replaces ``KUBECONFIG``; otherwise
+  ``KUBECONFIG`` is an ``os.pathsep`` list (empty entries and missing files are
+  skipped, duplicates dropped); unset or empty means ``~/.kube/config``.
+* For contexts, clusters and users the first file that defines a name wins as
+  a whole; ``current-context`` comes from the first file with a non-empty one.
+* ``--context`` picks the context, ``--cluster``/``--user`` replace its
+  references (and must exist), ``--server`` replaces the URL, ``-n`` beats the
+  context's namespace, which beats ``default``. An empty flag value counts as
+  unset. A context that names a missing cluster is tolerated: the server is
+  then ``$KUBERNETES_MASTER`` or ``http://localhost:8080``.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+from kubesafe.filecache import FileIndex, FileReadError
+from kubesafe.kubeconfig_parse import FileData, KubeconfigError, parse_bytes
+
+DEFAULT_SERVER = "http://localhost:8080"
+SERVICE_ACCOUNT_DIR = "/var/run/secrets/kubernetes.io/serviceaccount"
+
+
+class ResolveError(Exception):
+    """The target cannot be determined; the message is one line for the user."""
+
+
+@dataclass(frozen=True)
+class Overrides:
+    """The kubectl flags that change which target a command hits."""
+
+    kubeconfig: str = ""
+    context: str = ""
+    cluster: str = ""
+    user: str = ""
+    server: str = ""
+    namespace: str = ""
+    # --token/--username/--password/--client-certificate: credentials given on
+    # the command line, which rule out client-go's in-cluster fallback.
+    credentials: bool = False
+
+
+@dataclass(frozen=True)
+class Merged:
+    """The merged view of all kubeconfig files in effect."""
+
+    files: tuple[str, ...]
+    current_context: str
+    contexts: dict[str, tuple[str, str, str, Any]]
+    clusters: dict[str, tuple[str, Any]]
+    users: frozenset[str]
+    # name -> file that defined it (first wins), for messages and `policy`
+    context_files: dict[str, str] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class Target:
+    context: str
+    cluster: str
+    user: str
+    server: str
+    namespace: str
+    kubeconfig: tuple[str, ...]
+    context_extension: Any = None
+    cluster_extension: Any = None
+    # where the server came from: "cluster", "--server", "default", "in-cluster"
+    server_source: str = "cluster"
+    # where the namespace came from: "--namespace", "context", "default", "in-cluster"
+    namespace_source: str = "default"
+
+
+def home_dir(env: Mapping[str, str], windows: bool = os.name == "nt") -> str:
+    """client-go's homedir.HomeDir(): $HOME on POSIX; a search on Windows."""
+    if not windows:
+        return env.get("HOME", "")
+    home = env.get("HOME", "")
+    drive_path = env.get("HOMEDRIVE", "") + env.get("HOMEPATH", "")
+    profile = env.get("USERPROFILE", "")
+    if not (env.get("HOMEDRIVE") and env.get("HOMEPATH")):
+        drive_path = ""
+    for candidate in (home, drive_path, profile):
+        if candidate and os.path.isfile(os.path.join(candidate, ".kube", "config")):
+            return candidate
+    ordered = [c for c in (home, profile, drive_path) if c]
+    for candidate in ordered:
+        if os.path.isdir(candidate) and os.access(candidate, os.W_OK):
+            return candidate
+    for candidate in ordered:
+        if os.path.isdir(candidate):
+            return candidate
+    return ordered[0] if ordered else ""
+
+
+def candidate_files(
+    explicit: str, env: Mapping[str, str], pathsep: str = os.pathsep
+) -> tuple[list[str], bool]:
+    """The kubeconfig paths kubectl considers, and whether they came from --kubeconfig."""
+    if explicit:
+        return [explicit], True
+    listed = env.get("KUBECONFIG", "")
+    if listed:
+        unique: list[str] = []
+        for entry in listed.split(pathsep):
+            if entry and entry not in unique:
+                unique.append(entry)
+        return unique, False
+    return [os.path.join(home_dir(env), ".kube", "config")], False
+
+
+def load(
+    explicit: str,
+    env: Mapping[str, str],
+    index: FileIndex,
+    pathsep: str = os.pathsep,
+) -> list[tuple[str, FileData]]:
+    """Read every kubeconfig in effect; missing ones are skipped unless explicit."""
+    paths, is_explicit = candidate_files(explicit, env, pathsep)
+    loaded: list[tuple[str, FileData]] = []
+    for path in paths:
+        absolute = os.path.abspath(path)
+        try:
+            data = index.read(absolute, "kubeconfig", parse_bytes)
+        except (KubeconfigError, FileReadError) as exc:
+            raise ResolveError(f"kubeconfig {path}: {exc}") from None
+        if data is None:
+            if is_explicit:
+                raise ResolveError(f"kubeconfig {path} (from --kubeconfig) does not exist")
+            continue
+        loaded.append((absolute, data))
+    return loaded
+
+
+def merge(files: list[tuple[str, FileData]]) -> Merged:
+    contexts: dict[str, tuple[str, str, str, Any]] = {}
+    context_files: dict[str, str] = {}
+    clusters: dict[str, tuple[str, Any]] = {}
+    users: set[str] = set()
+    current = ""
+    for path, data in files:
+        if not current:
+            current = data["current_context"]
+        for name, context in data["contexts"].items():
+            if name not in contexts:
+                contexts[name] = context
+                context_files[name] = path
+        for name, cluster in data["clusters"].items():
+            clusters.setdefault(name, cluster)
+        users.update(data["users"])
+    return Merged(
+        files=tuple(path for path, _ in files),
+        current_context=current,
+        contexts=contexts,
+        clusters=clusters,
+        users=frozenset(users),
+        context_files=context_files,
+    )
+
+
+def _in_cluster_possible(env: Mapping[str, str]) -> bool:
+    return bool(
+        env.get("KUBERNETES_SERVICE_HOST")
+        and env.get("KUBERNETES_SERVICE_PORT")
+        and os.path.exists(os.path.join(SERVICE_ACCOUNT_DIR, "token"))
+    )
+
+
+def _in_cluster_server(env: Mapping[str, str]) -> str:
+    host = env["KUBERNETES_SERVICE_HOST"]
+    if ":" in host and not host.startswith("["):
+        host = f"[{host}]"
+    return f"https://{host}:{env['KUBERNETES_SERVICE_PORT']}"
+
+
+def _in_cluster_namespace(env: Mapping[str, str]) -> str:
+    if env.get("POD_NAMESPACE"):
+        return env["POD_NAMESPACE"]
+    try:
+        with open(os.path.join(SERVICE_ACCOUNT_DIR, "namespace"), encoding="utf-8") as handle:
+            namespace = handle.read().strip()
+    except (OSError, UnicodeDecodeError):
+        namespace = ""
+    return namespace or "default"
+
+
+def resolve_merged(merged: Merged, overrides: Overrides, env: Mapping[str, str]) -> Target:
+    context_name = overrides.context or merged.current_context
+    context = merged.contexts.get(context_name)
+    if context_name and context is None:
+        raise ResolveError(f'context "{context_name}" not found in {_describe_files(merged)}')
+    ctx_cluster, ctx_user, ctx_namespace, ctx_extension = context or ("", "", "", None)
+    cluster_name = overrides.cluster or ctx_cluster
+    user_name = overrides.user or ctx_user
+    if overrides.cluster and cluster_name not in merged.clusters:
+        raise ResolveError(f'cluster "{cluster_name}" (--cluster) not found in the kubeconfig')
+    if overrides.user and user_name not in merged.users:
+        raise ResolveError(f'user "{user_name}" (--user) not found in the kubeconfig')
+    cluster_server, cluster_extension = merged.clusters.get(cluster_name, ("", None))
+
+    if overrides.server:
+        server, server_source = overrides.server, "--server"
+    elif cluster_server:
+        server, server_source = cluster_server, "cluster"
+    else:
+        server, server_source = env.get("KUBERNETES_MASTER") or DEFAULT_SERVER, "default"
+
+    if overrides.namespace:
+        namespace, namespace_source = overrides.namespace, "--namespace"
+    elif ctx_namespace:
+        namespace, namespace_source = ctx_namespace, "context"
+    else:
+        namespace, namespace_source = "default", "default"
+
+    if _in_cluster_possible(env):
+        # client-go falls back to the pod's service account when the kubeconfig
+        # yields nothing usable, and takes the pod's namespace whenever neither
+        # the flag nor the context sets one.
+        unconfigured = (
+            server_source == "default" and user_name not in merged.users
+        ) and not overrides.credentials
+        if unconfigured:
+            server, server_source = _in_cluster_server(env), "in-cluster"
+        if namespace_source == "default":
+            namespace, namespace_source = _in_cluster_namespace(env), "in-cluster"
+
+    return Target(
+        context=context_name,
+        cluster=cluster_name,
+        user=user_name,
+        server=server,
+        namespace=namespace,
+        kubeconfig=merged.files,
+        context_extension=ctx_extension,
+        cluster_extension=cluster_extension,
+        server_source=server_source,
+        namespace_source=namespace_source,
+    )
+
+
+def _describe_files(merged: Merged) -> str:
+    if not merged.files:
+        return "the kubeconfig (no kubeconfig file exists)"
+    if len(merged.files) == 1:
+        return merged.files[0]
+    return "the kubeconfig files " + ", ".join(merged.files)
+
+
+def load_merged(
+    overrides: Overrides,
+    env: Mapping[str, str] | None = None,
+    index: FileIndex | None = None,
+) -> Merged:
+    environment = os.environ if env is None else env
+    own_index = index if index is not None else FileIndex()
+    try:
+        return merge(load(overrides.kubeconfig, environment, own_index))
+    finally:
+        if index is None:
+            own_index.save()
+
+
+def resolve(
+    overrides: Overrides,
+    env: Mapping[str, str] | None = None,
+    index: FileIndex | None = None,
+) -> Target:
+    """Resolve the target; raises ResolveError with a one-line reason."""
+    environment = os.environ if env is None else env
+    return resolve_merged(load_merged(overrides, environment, index), overrides, environment)

@@ -1,0 +1,188 @@
+"""Environments, protection rules and what they demand for a command on a target.
+
+Rules come from the policy file (``policy_file``) and from a ``kubesafe``
+extension on a context or cluster inside the kubeconfig itself. A rule matches
+a target by context name (glob or regex), by API server URL (glob), or by the
+kubeconfig entry carrying the extension, optionally narrowed to namespaces.
+Among all matching rules the strictest level wins.
+"""
+
+from __future__ import annotations
+
+import fnmatch
+import os
+import re
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+from kubesafe.filecache import FileIndex, FileReadError
+from kubesafe.kubeconfig import Target
+from kubesafe.policy_file import LEVELS, PolicyError, parse_policy, policy_path
+
+NONE, CONFIRM, TYPED, BLOCK = LEVELS
+_RANK = {level: rank for rank, level in enumerate(LEVELS)}
+
+PRODUCTION_NAMES = frozenset({"production", "prod"})
+DEFAULT_ENVIRONMENT = "production"
+# environment -> (level for writes, level for destructive commands)
+PRODUCTION_DEFAULTS = (CONFIRM, TYPED)
+OTHER_DEFAULTS = (NONE, CONFIRM)
+
+
+@dataclass(frozen=True)
+class Rule:
+    kind: str  # "context", "context-regex", "server", "kubeconfig-context", "kubeconfig-cluster"
+    pattern: str
+    environment: str
+    level: str  # "" means the environment's defaults
+    namespaces: tuple[str, ...]
+    source: str
+
+    def describe(self) -> str:
+        parts = [f"{self.kind} {self.pattern!r}", f"env {self.environment}"]
+        if self.level:
+            parts.append(f"level {self.level}")
+        if self.namespaces:
+            parts.append(f"namespaces {', '.join(self.namespaces)}")
+        return ", ".join(parts)
+
+
+@dataclass(frozen=True)
+class Policy:
+    path: str
+    rules: tuple[Rule, ...] = ()
+    environments: dict[str, dict[str, str]] = field(default_factory=dict)
+    aliases: dict[str, str] = field(default_factory=dict)
+    # Set when the policy file cannot be used: writes are then refused everywhere.
+    error: str | None = None
+
+
+@dataclass(frozen=True)
+class Protection:
+    """What the policy says about one command class on one target."""
+
+    environment: str | None
+    protected: bool
+    level: str
+    rules: tuple[Rule, ...]
+    # The rule that sets ``level`` (or, for reads, the strictest one).
+    deciding: Rule | None = None
+
+
+def normalize_server(url: str) -> str:
+    """Lower-case scheme and host, no trailing slash, default ports dropped."""
+    match = re.match(r"^([A-Za-z][A-Za-z0-9+.-]*)://([^/?#]*)(.*)$", url.strip())
+    if not match:
+        return url.strip().rstrip("/")
+    scheme, authority, rest = match.group(1).lower(), match.group(2).lower(), match.group(3)
+    if (scheme, authority.rsplit(":", 1)[-1]) in (("https", "443"), ("http", "80")):
+        authority = authority.rsplit(":", 1)[0]
+    return f"{scheme}://{authority}{rest.rstrip('/')}"
+
+
+def load_policy(env: Mapping[str, str], index: FileIndex) -> Policy:
+    path = policy_path(env)  # type: ignore[arg-type]
+    try:
+        data = index.read(os.path.abspath(path), "policy", parse_policy)
+    except (PolicyError, FileReadError) as exc:
+        return Policy(path=path, error=f"policy file {path}: {exc}")
+    if data is None:
+        return Policy(path=path)
+    rules = tuple(
+        Rule(kind, pattern, environment or DEFAULT_ENVIRONMENT, level, namespaces, f"{path}:{line}")
+        for kind, pattern, environment, level, namespaces, line, _ in data["rules"]
+    )
+    return Policy(path, rules, dict(data["environments"]), dict(data["aliases"]))
+
+
+def _extension_rule(extension: Any, kind: str, name: str, files: tuple[str, ...]) -> Rule | None:
+    """A rule from a ``kubesafe`` extension: ``{environment, level, namespaces}``.
+
+    A malformed extension protects at the production defaults rather than nothing.
+    """
+    if extension is None:
+        return None
+    source = f"kubeconfig extension on {kind.removeprefix('kubeconfig-')} {name!r}"
+    if files:
+        source += f" ({', '.join(files)})"
+    if not isinstance(extension, dict):
+        return Rule(kind, name, DEFAULT_ENVIRONMENT, "", (), source + " [malformed]")
+    environment = extension.get("environment")
+    level = extension.get("level", "")
+    namespaces = extension.get("namespaces", ())
+    valid = (
+        (environment is None or isinstance(environment, str))
+        and (level == "" or level in LEVELS)
+        and isinstance(namespaces, (list, tuple))
+        and all(isinstance(n, str) for n in namespaces)
+    )
+    if not valid:
+        return Rule(kind, name, DEFAULT_ENVIRONMENT, "", (), source + " [malformed]")
+    return Rule(kind, name, environment or DEFAULT_ENVIRONMENT, level, tuple(namespaces), source)
+
+
+def all_rules(policy: Policy, target: Target) -> tuple[Rule, ...]:
+    extra = [
+        _extension_rule(
+            target.context_extension, "kubeconfig-context", target.context, target.kubeconfig
+        ),
+        _extension_rule(
+            target.cluster_extension, "kubeconfig-cluster", target.cluster, target.kubeconfig
+        ),
+    ]
+    return policy.rules + tuple(rule for rule in extra if rule is not None)
+
+
+def _matches_target(rule: Rule, target: Target) -> bool:
+    if rule.kind == "context":
+        return bool(target.context) and fnmatch.fnmatchcase(target.context, rule.pattern)
+    if rule.kind == "context-regex":
+        return bool(target.context) and re.search(rule.pattern, target.context) is not None
+    if rule.kind == "server":
+        return fnmatch.fnmatchcase(normalize_server(target.server), normalize_server(rule.pattern))
+    # Extension rules were built for this very target.
+    return True
+
+
+def _matches_namespaces(rule: Rule, namespaces: tuple[str, ...] | None) -> bool:
+    """``namespaces`` None means the command may reach any namespace (fail closed)."""
+    if not rule.namespaces or namespaces is None:
+        return True
+    return any(fnmatch.fnmatchcase(ns, pattern) for ns in namespaces for pattern in rule.namespaces)
+
+
+def rule_levels(policy: Policy, rule: Rule) -> tuple[str, str]:
+    """(level for writes, level for destructive commands) under this rule."""
+    if rule.level:
+        return rule.level, rule.level
+    configured = policy.environments.get(rule.environment, {})
+    defaults = PRODUCTION_DEFAULTS if rule.environment in PRODUCTION_NAMES else OTHER_DEFAULTS
+    return configured.get("write", defaults[0]), configured.get("destructive", defaults[1])
+
+
+def protection(
+    policy: Policy,
+    target: Target,
+    *,
+    mutating: bool,
+    destructive: bool,
+    namespaces: tuple[str, ...] | None,
+) -> Protection:
+    matching = tuple(
+        rule
+        for rule in all_rules(policy, target)
+        if _matches_target(rule, target) and _matches_namespaces(rule, namespaces)
+    )
+    if not matching:
+        return Protection(None, False, NONE, ())
+    levels = {rule: rule_levels(policy, rule) for rule in matching}
+    protected = any(_RANK[level] > 0 for pair in levels.values() for level in pair)
+    column = 1 if destructive else 0
+    deciding = max(matching, key=lambda r: (_RANK[levels[r][column]], _RANK[levels[r][1]]))
+    level = levels[deciding][column] if mutating else NONE
+    return Protection(deciding.environment, protected, level, matching, deciding)
+
+
+def stricter(a: str, b: str) -> str:
+    return a if _RANK[a] >= _RANK[b] else b

@@ -1,0 +1,175 @@
+"""The hot path: ``kubesafe kubectl ARGS`` (or kubesafe invoked as ``kubectl``).
+
+argv -> plan (target, class, decision) -> [ask on the terminal] -> exec kubectl
+with the arguments untouched. Stdlib only and no YAML on a warm cache: this
+runs before every kubectl command and every TAB.
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+from collections.abc import Mapping
+
+from kubesafe.locate import DEPTH_VARIABLE, LocateError, next_depth
+from kubesafe.plan import ALLOW, BLOCK, Plan, make_plan, target_label
+
+EXIT_ERROR = 1
+# kubesafe refused or the user declined; distinct from kubectl's own failures.
+EXIT_REFUSED = 3
+EXIT_NOT_FOUND = 127
+CONFIRM_VARIABLE = "KUBESAFE_CONFIRM"
+
+_SECRET_FLAGS = ("--token", "--password")
+
+
+def _error(message: str) -> None:
+    sys.stderr.write(f"kubesafe: {message}\n")
+    sys.stderr.flush()
+
+
+def redact(argv: tuple[str, ...]) -> list[str]:
+    """argv for the audit log, without bearer tokens or passwords."""
+    redacted: list[str] = []
+    hide_next = False
+    for arg in argv:
+        if hide_next:
+            redacted.append("REDACTED")
+            hide_next = False
+            continue
+        if arg == "--":
+            redacted.append(arg)
+            hide_next = False
+            continue
+        name, eq, _ = arg.partition("=")
+        normalized = name.replace("_", "-")
+        if normalized in _SECRET_FLAGS:
+            redacted.append(f"{name}=REDACTED" if eq else arg)
+            hide_next = not eq
+            continue
+        redacted.append(arg)
+    return redacted
+
+
+def _audit(plan: Plan, decision: str, reason: str) -> None:
+    from kubesafe.audit import record
+
+    target = plan.guarded or plan.target
+    problem = record(
+        {
+            "decision": decision,
+            "reason": reason,
+            "context": target.context if target else None,
+            "cluster": target.cluster if target else None,
+            "server": target.server if target else None,
+            "namespace": target.namespace if target else None,
+            "environment": plan.protection.environment,
+            "level": plan.level,
+            "class": plan.classification.category,
+            "argv": redact(plan.argv),
+        }
+    )
+    if problem:
+        _error(problem)
+
+
+def _approve(plan: Plan, env: Mapping[str, str]) -> tuple[bool, str]:
+    """Whether a protected write may go ahead; audits the outcome."""
+    target = plan.guarded
+    if target is None or not plan.overridable:
+        # Unresolvable target, broken policy, unparseable argv: no override helps.
+        _audit(plan, "refused", plan.decision_reason)
+        return False, f"refusing to run kubectl: {plan.decision_reason}"
+    label = target_label(target)
+    override = env.get(CONFIRM_VARIABLE, "")
+    if override and override == label and len(plan.targets) == 1:
+        _audit(plan, "allowed", f"{CONFIRM_VARIABLE}={label}")
+        return True, ""
+    if plan.decision == BLOCK:
+        _audit(plan, "refused", plan.decision_reason)
+        return False, (
+            f"refusing to run kubectl: {plan.decision_reason}. "
+            f"Only {CONFIRM_VARIABLE}={label} lets this through."
+        )
+    from kubesafe.confirm import Question, ask, open_terminal
+
+    terminal = open_terminal()
+    if terminal is None:
+        _audit(plan, "refused", "no terminal to confirm on")
+        return False, (
+            f"refusing to {plan.classification.category} on {plan.protection.environment} "
+            f"target {label!r} without a terminal to confirm on. To approve writes to this "
+            f"context only, set {CONFIRM_VARIABLE}={label}"
+        )
+    question = Question(
+        environment=plan.protection.environment or "protected",
+        context=target.context,
+        cluster=target.cluster,
+        server=target.server,
+        namespace=target.namespace,
+        argv=plan.argv,
+        category=plan.classification.category,
+        level=plan.level,
+        label=label,
+        alternatives=tuple(
+            f"{t.context or t.server} ns {t.namespace}" for t in plan.targets if t != target
+        ),
+    )
+    try:
+        approved = ask(terminal, question, env)
+    finally:
+        terminal.close()
+    _audit(plan, "confirmed" if approved else "declined", f"asked ({plan.level})")
+    return approved, "" if approved else "not confirmed; kubectl was not run"
+
+
+def run(argv: list[str], env: Mapping[str, str] | None = None) -> int:
+    """Plan the kubectl call and replace this process with kubectl. Returns only on failure."""
+    environment = dict(os.environ if env is None else env)
+    try:
+        depth = next_depth(environment)
+    except LocateError as exc:
+        _error(str(exc))
+        return EXIT_ERROR
+    plan = make_plan(argv, environment)
+    if plan.decision != ALLOW:
+        approved, message = _approve(plan, environment)
+        if not approved:
+            _error(message)
+            return EXIT_REFUSED
+    elif plan.classification.mutating and plan.protection.protected:
+        _audit(plan, "allowed", plan.decision_reason)
+    if plan.kubectl is None:
+        _error(plan.kubectl_reason)
+        return EXIT_NOT_FOUND
+    environment[DEPTH_VARIABLE] = str(depth)
+    return exec_kubectl(plan.kubectl, argv, environment)
+
+
+def exec_kubectl(binary: str, argv: list[str], env: dict[str, str]) -> int:
+    """Become kubectl (POSIX) or run it as a child with the same exit status (Windows)."""
+    args = ["kubectl", *argv]
+    if os.name != "nt":
+        try:
+            os.execve(binary, args, env)
+        except OSError as exc:
+            _error(f"cannot run {binary}: {exc.strerror or exc}")
+            return EXIT_NOT_FOUND
+    return _run_child(binary, args, env)
+
+
+def _run_child(binary: str, args: list[str], env: dict[str, str]) -> int:
+    import signal
+    import subprocess
+
+    # Ctrl+C reaches every process on the console; kubectl handles it, and the
+    # parent only waits so that it can return kubectl's exit status.
+    previous = signal.signal(signal.SIGINT, signal.SIG_IGN)
+    try:
+        process = subprocess.Popen(args, executable=binary, env=env)
+        return process.wait()
+    except OSError as exc:
+        _error(f"cannot run {binary}: {exc.strerror or exc}")
+        return EXIT_NOT_FOUND
+    finally:
+        signal.signal(signal.SIGINT, previous)
