@@ -17,9 +17,8 @@ command harmless; ``--force``, ``--prune``, ``--replicas=0`` and ``--raw`` on
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-
 from kubesafe.kubectl_args import COMPLETION_COMMANDS, Reading, command_accepts
+from kubesafe.record import Record
 
 LOCAL = "local"
 READ = "read"
@@ -130,10 +129,12 @@ _DRY_RUN_HARMLESS = frozenset({"", "client", "server", "true", "unchanged"})
 _TRUE = frozenset({"", "1", "t", "T", "true", "TRUE", "True"})
 
 
-@dataclass(frozen=True)
-class Classification:
-    category: str
-    reason: str
+class Classification(Record):
+    __slots__ = ("category", "reason")
+
+    def __init__(self, category: str, reason: str) -> None:
+        self.category = category
+        self.reason = reason
 
     @property
     def mutating(self) -> bool:

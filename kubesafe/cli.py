@@ -152,6 +152,73 @@ def policy() -> None:
     _run_command(lambda: render_policy(os.environ))
 
 
+@cli.group(invoke_without_command=True)
+@click.pass_context
+def versions(ctx: click.Context) -> None:
+    """List kubectl binaries (downloaded and on PATH) and the contexts using each.
+
+    \b
+    Examples:
+      kubesafe versions
+      kubesafe versions install 1.31
+      kubesafe versions which -- --context prod get pods
+    """
+    if ctx.invoked_subcommand is None:
+        import os
+
+        from kubesafe.commands.versions import render_list
+
+        _run_command(lambda: render_list(os.environ))
+
+
+@versions.command("install")
+@click.argument("version")
+def versions_install(version: str) -> None:
+    """Download and verify kubectl VERSION (1.31 = its latest patch, or 1.31.4).
+
+    \b
+    Example:
+      kubesafe versions install 1.31
+    """
+    import os
+
+    from kubesafe.commands.versions import install
+
+    _run_command(lambda: install(version, os.environ))
+
+
+@versions.command("prune")
+@click.option("--dry-run", is_flag=True, help="Only say what would be removed.")
+def versions_prune(dry_run: bool) -> None:
+    """Remove downloaded kubectl binaries that no known context needs.
+
+    \b
+    Example:
+      kubesafe versions prune --dry-run
+    """
+    import os
+
+    from kubesafe.commands.versions import prune
+
+    _run_command(lambda: prune(os.environ, dry_run=dry_run))
+
+
+@versions.command("which", context_settings={"ignore_unknown_options": True})
+@click.argument("kubectl_args", nargs=-1, type=click.UNPROCESSED)
+def versions_which(kubectl_args: tuple[str, ...]) -> None:
+    """Which kubectl would run for a command, and why.
+
+    \b
+    Example:
+      kubesafe versions which -- --context prod get pods
+    """
+    import os
+
+    from kubesafe.commands.versions import which
+
+    _run_command(lambda: which(list(kubectl_args), os.environ))
+
+
 def main() -> int:
     try:
         cli.main(prog_name="kubesafe", standalone_mode=True)

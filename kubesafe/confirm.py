@@ -66,8 +66,10 @@ def open_terminal() -> Terminal | None:
         fd = os.open("/dev/tty", os.O_RDWR | os.O_NOCTTY)
     except OSError:
         return None
-    stream = open(fd, "r+", encoding="utf-8", errors="replace", buffering=1)  # noqa: SIM115
-    return Terminal(stream, stream)
+    # A terminal is not seekable, so it cannot be one "r+" text stream: read and write apart.
+    reader = open(fd, encoding="utf-8", errors="replace")  # noqa: SIM115
+    writer = open(os.dup(fd), "w", encoding="utf-8", errors="replace")  # noqa: SIM115
+    return Terminal(reader, writer)
 
 
 def colour_name(environment: str | None) -> str:

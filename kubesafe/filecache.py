@@ -19,17 +19,21 @@ import marshal
 import os
 import sys
 import time
-from collections.abc import Callable
-from typing import Any, TypeVar
 
 from kubesafe import __version__, paths
+
+TYPE_CHECKING = False  # typing costs an import on the hot path; mypy treats this as True
+if TYPE_CHECKING:
+    from collections.abc import Callable
+    from typing import Any, TypeVar
+
+    T = TypeVar("T")
 
 RACY_SECONDS = 2
 MAX_ENTRIES = 256
 _HEADER = ("kubesafe-file-index", 2, __version__, sys.version_info[:2])
 
 Identity = tuple[int, int, int, int, int]
-T = TypeVar("T")
 
 
 class FileReadError(Exception):
@@ -107,6 +111,29 @@ class FileIndex:
                 del self.entries[next(iter(self.entries))]
             self.dirty = True
         return data
+
+    def computed(self, path: str, kind: str, compute: Callable[[str], T]) -> T:
+        """``compute(path)``, remembered while the file's identity stays the same.
+
+        For facts about big files (a binary's version) that must not be re-read.
+        """
+        try:
+            identity = _identity(os.stat(path))
+        except OSError:
+            return compute(path)
+        key = (kind, path)
+        cached = self.entries.get(key)
+        if cached is not None and cached[0] == identity:
+            self.hits += 1
+            result: T = cached[1]
+            return result
+        self.misses += 1
+        value = compute(path)
+        if time.time_ns() - max(identity[3], identity[4]) > RACY_SECONDS * 1_000_000_000:
+            self.entries.pop(key, None)
+            self.entries[key] = (identity, value)
+            self.dirty = True
+        return value
 
     def save(self) -> None:
         """Write the cache atomically if it changed; failures only cost speed."""

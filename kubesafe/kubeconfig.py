@@ -19,12 +19,17 @@ tests keep honest:
 from __future__ import annotations
 
 import os
-from collections.abc import Mapping
-from dataclasses import dataclass, field
-from typing import Any
 
 from kubesafe.filecache import FileIndex, FileReadError
-from kubesafe.kubeconfig_parse import FileData, KubeconfigError, parse_bytes
+from kubesafe.kubeconfig_parse import KubeconfigError, parse_bytes
+from kubesafe.record import Record
+
+TYPE_CHECKING = False  # typing costs an import on the hot path; mypy treats this as True
+if TYPE_CHECKING:
+    from collections.abc import Mapping
+    from typing import Any
+
+    from kubesafe.kubeconfig_parse import FileData
 
 DEFAULT_SERVER = "http://localhost:8080"
 SERVICE_ACCOUNT_DIR = "/var/run/secrets/kubernetes.io/serviceaccount"
@@ -34,48 +39,100 @@ class ResolveError(Exception):
     """The target cannot be determined; the message is one line for the user."""
 
 
-@dataclass(frozen=True)
-class Overrides:
-    """The kubectl flags that change which target a command hits."""
+class Overrides(Record):
+    """The kubectl flags that change which target a command hits ("" = not given)."""
 
-    kubeconfig: str = ""
-    context: str = ""
-    cluster: str = ""
-    user: str = ""
-    server: str = ""
-    namespace: str = ""
-    # --token/--username/--password/--client-certificate: credentials given on
-    # the command line, which rule out client-go's in-cluster fallback.
-    credentials: bool = False
+    __slots__ = ("cluster", "context", "credentials", "kubeconfig", "namespace", "server", "user")
+
+    def __init__(
+        self,
+        kubeconfig: str = "",
+        context: str = "",
+        cluster: str = "",
+        user: str = "",
+        server: str = "",
+        namespace: str = "",
+        credentials: bool = False,
+    ) -> None:
+        self.kubeconfig = kubeconfig
+        self.context = context
+        self.cluster = cluster
+        self.user = user
+        self.server = server
+        self.namespace = namespace
+        # --token/--username/--password/--client-certificate: credentials given on
+        # the command line, which rule out client-go's in-cluster fallback.
+        self.credentials = credentials
 
 
-@dataclass(frozen=True)
-class Merged:
+class Merged(Record):
     """The merged view of all kubeconfig files in effect."""
 
-    files: tuple[str, ...]
-    current_context: str
-    contexts: dict[str, tuple[str, str, str, Any]]
-    clusters: dict[str, tuple[str, Any]]
-    users: frozenset[str]
-    # name -> file that defined it (first wins), for messages and `policy`
-    context_files: dict[str, str] = field(default_factory=dict)
+    __slots__ = ("clusters", "context_files", "contexts", "current_context", "files", "users")
+
+    def __init__(
+        self,
+        files: tuple[str, ...],
+        current_context: str,
+        contexts: dict[str, tuple[str, str, str, Any]],
+        clusters: dict[str, tuple[str, Any]],
+        users: frozenset[str],
+        context_files: dict[str, str],
+    ) -> None:
+        self.files = files
+        self.current_context = current_context
+        self.contexts = contexts
+        self.clusters = clusters
+        self.users = users
+        # context name -> file that defined it (first wins), for messages and `policy`
+        self.context_files = context_files
 
 
-@dataclass(frozen=True)
-class Target:
-    context: str
-    cluster: str
-    user: str
-    server: str
-    namespace: str
-    kubeconfig: tuple[str, ...]
-    context_extension: Any = None
-    cluster_extension: Any = None
-    # where the server came from: "cluster", "--server", "default", "in-cluster"
-    server_source: str = "cluster"
-    # where the namespace came from: "--namespace", "context", "default", "in-cluster"
-    namespace_source: str = "default"
+class Target(Record):
+    """Where a kubectl command goes."""
+
+    __slots__ = (
+        "cluster",
+        "cluster_extension",
+        "context",
+        "context_extension",
+        "kubeconfig",
+        "namespace",
+        "namespace_source",
+        "server",
+        "server_source",
+        "user",
+    )
+
+    def __init__(
+        self,
+        context: str,
+        cluster: str,
+        user: str,
+        server: str,
+        namespace: str,
+        kubeconfig: tuple[str, ...],
+        context_extension: Any = None,
+        cluster_extension: Any = None,
+        server_source: str = "cluster",
+        namespace_source: str = "default",
+    ) -> None:
+        self.context = context
+        self.cluster = cluster
+        self.user = user
+        self.server = server
+        self.namespace = namespace
+        self.kubeconfig = kubeconfig
+        self.context_extension = context_extension
+        self.cluster_extension = cluster_extension
+        # where the server came from: "cluster", "--server", "default", "in-cluster"
+        self.server_source = server_source
+        # where the namespace came from: "--namespace", "context", "default", "in-cluster"
+        self.namespace_source = namespace_source
+
+    def __hash__(self) -> int:
+        # Extensions may hold dicts; identity of the endpoint is enough for hashing.
+        return hash((self.context, self.cluster, self.user, self.server, self.namespace))
 
 
 def home_dir(env: Mapping[str, str], windows: bool = os.name == "nt") -> str:

@@ -10,21 +10,22 @@ so it makes kubesafe refuse it too. Credentials are never extracted.
 
 from __future__ import annotations
 
-import re
-from typing import Any, TypedDict
+TYPE_CHECKING = False  # typing costs an import on the hot path; mypy treats this as True
+
+if TYPE_CHECKING:
+    from typing import Any, TypedDict
+
+    class FileData(TypedDict):
+        current_context: str
+        # context name -> (cluster, user, namespace, kubesafe extension or None)
+        contexts: dict[str, tuple[str, str, str, Any]]
+        # cluster name -> (server, kubesafe extension or None)
+        clusters: dict[str, tuple[str, Any]]
+        users: tuple[str, ...]
 
 
 class KubeconfigError(Exception):
     """A kubeconfig (or the set of them) that kubectl would refuse; one line."""
-
-
-class FileData(TypedDict):
-    current_context: str
-    # context name -> (cluster, user, namespace, kubesafe extension or None)
-    contexts: dict[str, tuple[str, str, str, Any]]
-    # cluster name -> (server, kubesafe extension or None)
-    clusters: dict[str, tuple[str, Any]]
-    users: tuple[str, ...]
 
 
 EXTENSION_NAME = "kubesafe"
@@ -42,6 +43,8 @@ def _loader() -> Any:
     global _loader_class
     if _loader_class is not None:
         return _loader_class
+    import re
+
     import yaml
 
     base = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
@@ -149,12 +152,12 @@ def extract(document: object) -> FileData:
         where = f'cluster "{name}"'
         clusters[name] = (_string(body.get("server"), f"{where} server"), _extension(body, where))
     users = tuple(name for name, _ in _named(top, "users", "user"))
-    return FileData(
-        current_context=_string(top.get("current-context"), "current-context"),
-        contexts=contexts,
-        clusters=clusters,
-        users=users,
-    )
+    return {
+        "current_context": _string(top.get("current-context"), "current-context"),
+        "contexts": contexts,
+        "clusters": clusters,
+        "users": users,
+    }
 
 
 def parse_bytes(content: bytes) -> FileData:

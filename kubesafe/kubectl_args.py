@@ -18,9 +18,9 @@ Stdlib only: this module is on the hot path of every kubectl call.
 from __future__ import annotations
 
 import itertools
-from dataclasses import dataclass, field
 
 from kubesafe import kubectl_table as table
+from kubesafe.record import Record
 
 # Upper bound on readings of an ambiguous argv; beyond it the argv is "unparseable".
 MAX_READINGS = 16
@@ -29,22 +29,32 @@ MAX_READINGS = 16
 COMPLETION_COMMANDS = frozenset({"__complete", "__completeNoDesc"})
 
 
-@dataclass(frozen=True)
-class Reading:
+class Reading(Record):
     """One consistent interpretation of a kubectl argv."""
 
-    # Canonical command path, e.g. ("rollout", "restart"); () for bare ``kubectl``.
-    command: tuple[str, ...]
-    # True when the first word is not a kubectl command: kubectl looks for a plugin.
-    plugin: bool
-    # Positional words after the command path (kubectl flags removed), before ``--``.
-    positionals: tuple[str, ...]
-    # Long flag name -> every value given, in order (``-n a -n b`` -> ["a", "b"]).
-    flags: dict[str, list[str]]
-    # Everything after a bare ``--`` that pflag stops at.
-    after_dashdash: tuple[str, ...]
-    # pflag would reject this argv (unknown flag, missing value); kubectl reports it.
-    error: str | None = None
+    __slots__ = ("after_dashdash", "command", "error", "flags", "plugin", "positionals")
+
+    def __init__(
+        self,
+        command: tuple[str, ...],
+        plugin: bool,
+        positionals: tuple[str, ...],
+        flags: dict[str, list[str]],
+        after_dashdash: tuple[str, ...],
+        error: str | None = None,
+    ) -> None:
+        # Canonical command path, e.g. ("rollout", "restart"); () for bare ``kubectl``.
+        self.command = command
+        # True when the first word is not a kubectl command: kubectl looks for a plugin.
+        self.plugin = plugin
+        # Positional words after the command path (kubectl flags removed), before ``--``.
+        self.positionals = positionals
+        # Long flag name -> every value given, in order (``-n a -n b`` -> ["a", "b"]).
+        self.flags = flags
+        # Everything after a bare ``--`` that pflag stops at.
+        self.after_dashdash = after_dashdash
+        # pflag would reject this argv (unknown flag, missing value); kubectl reports it.
+        self.error = error
 
     def last(self, name: str) -> str | None:
         """The value kubectl uses for a flag: the last one given."""
@@ -55,16 +65,24 @@ class Reading:
         return name in self.flags
 
 
-@dataclass(frozen=True)
-class ParsedArgs:
+class ParsedArgs(Record):
     """All readings of an argv; ``readings[0]`` is the one the known table implies."""
 
-    argv: tuple[str, ...]
-    readings: tuple[Reading, ...]
-    # Flags not in kubesafe's table (or of version-dependent arity) that made it ambiguous.
-    uncertain_flags: tuple[str, ...] = field(default=())
-    # False when there were too many uncertain flags to try every reading.
-    exhaustive: bool = True
+    __slots__ = ("argv", "exhaustive", "readings", "uncertain_flags")
+
+    def __init__(
+        self,
+        argv: tuple[str, ...],
+        readings: tuple[Reading, ...],
+        uncertain_flags: tuple[str, ...] = (),
+        exhaustive: bool = True,
+    ) -> None:
+        self.argv = argv
+        self.readings = readings
+        # Flags not in kubesafe's table (or of version-dependent arity) that made it ambiguous.
+        self.uncertain_flags = uncertain_flags
+        # False when there were too many uncertain flags to try every reading.
+        self.exhaustive = exhaustive
 
     @property
     def primary(self) -> Reading:
@@ -75,12 +93,14 @@ class ParsedArgs:
         return len(self.readings) > 1
 
 
-@dataclass(frozen=True)
 class _FlagSet:
     """Flags accepted by one command: long name -> takes a value (None: unknown)."""
 
-    long: dict[str, bool | None]
-    short: dict[str, str]
+    __slots__ = ("long", "short")
+
+    def __init__(self, long: dict[str, bool | None], short: dict[str, str]) -> None:
+        self.long = long
+        self.short = short
 
 
 def _normalize(name: str) -> str:

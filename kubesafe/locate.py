@@ -4,7 +4,10 @@ from __future__ import annotations
 
 import os
 import sys
-from collections.abc import Mapping
+
+TYPE_CHECKING = False  # typing costs an import on the hot path; mypy treats this as True
+if TYPE_CHECKING:
+    from collections.abc import Mapping
 
 KUBECTL_NAME = "kubectl.exe" if os.name == "nt" else "kubectl"
 # A kubectl that turns out to be kubesafe again (a missed self-detection) would
@@ -57,22 +60,22 @@ def system_kubectls(env: Mapping[str, str]) -> list[str]:
     return found
 
 
-def find_kubectl(env: Mapping[str, str]) -> tuple[str, str]:
-    """(path, why) of the kubectl to run. Raises LocateError."""
+def pinned_kubectl(env: Mapping[str, str]) -> str | None:
+    """``KUBESAFE_KUBECTL`` if set. Raises LocateError when it is not a usable kubectl."""
     pinned = env.get("KUBESAFE_KUBECTL", "")
-    if pinned:
-        if not _is_executable(pinned):
-            raise LocateError(f"KUBESAFE_KUBECTL={pinned} is not an executable file")
-        if is_self(pinned):
-            raise LocateError(f"KUBESAFE_KUBECTL={pinned} is kubesafe itself, not kubectl")
-        return pinned, "pinned by KUBESAFE_KUBECTL"
-    candidates = system_kubectls(env)
-    if not candidates:
-        raise LocateError(
-            "no kubectl found on PATH besides kubesafe itself; "
-            "install kubectl or set KUBESAFE_KUBECTL=/path/to/kubectl"
-        )
-    return candidates[0], "first kubectl on PATH"
+    if not pinned:
+        return None
+    if not _is_executable(pinned):
+        raise LocateError(f"KUBESAFE_KUBECTL={pinned} is not an executable file")
+    if is_self(pinned):
+        raise LocateError(f"KUBESAFE_KUBECTL={pinned} is kubesafe itself, not kubectl")
+    return pinned
+
+
+NO_KUBECTL = (
+    "no kubectl found on PATH besides kubesafe itself; "
+    "install kubectl, run 'kubesafe versions install 1.NN', or set KUBESAFE_KUBECTL"
+)
 
 
 def next_depth(env: Mapping[str, str]) -> int:

@@ -7,17 +7,20 @@ the same function is what makes ``explain`` trustworthy.
 from __future__ import annotations
 
 import os
-from collections.abc import Mapping
-from dataclasses import dataclass
 
 from kubesafe import kubectl_args
 from kubesafe.classify import LOCAL, Classification, classify, namespaces_reached, strictest
 from kubesafe.filecache import FileIndex
 from kubesafe.kubeconfig import Overrides, ResolveError, Target, resolve
 from kubesafe.kubectl_args import ParsedArgs, Reading
-from kubesafe.locate import LocateError, find_kubectl
 from kubesafe.policy import BLOCK as LEVEL_BLOCK
 from kubesafe.policy import NONE, Policy, Protection, load_policy, protection
+from kubesafe.record import Record
+from kubesafe.versions.choose import Choice, choose
+
+TYPE_CHECKING = False  # typing costs an import on the hot path; mypy treats this as True
+if TYPE_CHECKING:
+    from collections.abc import Mapping
 
 ALLOW = "allow"
 CONFIRM = "confirm"
@@ -26,27 +29,69 @@ BLOCK = "block"
 _CREDENTIAL_FLAGS = ("token", "username", "password", "client-certificate")
 
 
-@dataclass(frozen=True)
-class Plan:
-    argv: tuple[str, ...]
-    parsed: ParsedArgs
-    classification: Classification
-    # One target per distinct reading of an ambiguous argv; the first is kubectl's.
-    targets: tuple[Target, ...]
-    # Why the target could not be resolved (the kubeconfig, context or flags are wrong).
-    resolve_error: str | None
-    # The protection of the strictest (reading, target) pair.
-    protection: Protection
-    # The target that protection applies to (what a typed confirmation names).
-    guarded: Target | None
-    decision: str
-    decision_reason: str
-    # True when the decision comes from a protection level, so that a human (or
-    # KUBESAFE_CONFIRM) may approve it; False when kubesafe cannot tell the target.
-    overridable: bool
-    policy_error: str | None
-    kubectl: str | None
-    kubectl_reason: str
+class Plan(Record):
+    """Everything the shim needs to act, and explain needs to report."""
+
+    __slots__ = (
+        "argv",
+        "classification",
+        "decision",
+        "decision_reason",
+        "choice",
+        "guarded",
+        "overridable",
+        "parsed",
+        "policy",
+        "policy_error",
+        "protection",
+        "resolve_error",
+        "targets",
+    )
+
+    def __init__(
+        self,
+        argv: tuple[str, ...],
+        parsed: ParsedArgs,
+        classification: Classification,
+        targets: tuple[Target, ...],
+        resolve_error: str | None,
+        protection: Protection,
+        guarded: Target | None,
+        decision: str,
+        decision_reason: str,
+        overridable: bool,
+        policy_error: str | None,
+        policy: Policy | None,
+        choice: Choice,
+    ) -> None:
+        self.argv = argv
+        self.parsed = parsed
+        self.classification = classification
+        # One target per distinct reading of an ambiguous argv; the first is kubectl's.
+        self.targets = targets
+        # Why the target could not be resolved (the kubeconfig, context or flags are wrong).
+        self.resolve_error = resolve_error
+        # The protection of the strictest (reading, target) pair, and that target
+        # (the one a typed confirmation names).
+        self.protection = protection
+        self.guarded = guarded
+        self.decision = decision
+        self.decision_reason = decision_reason
+        # True when the decision comes from a protection level, so that a human (or
+        # KUBESAFE_CONFIRM) may approve it; False when kubesafe cannot tell the target.
+        self.overridable = overridable
+        self.policy_error = policy_error
+        self.policy = policy
+        # Which kubectl runs (from remembered versions only: explain never asks a server).
+        self.choice = choice
+
+    @property
+    def kubectl(self) -> str | None:
+        return self.choice.path
+
+    @property
+    def kubectl_reason(self) -> str:
+        return self.choice.reason
 
     @property
     def target(self) -> Target | None:
@@ -92,44 +137,43 @@ def make_plan(
     env: Mapping[str, str] | None = None,
     index: FileIndex | None = None,
 ) -> Plan:
+    """Everything about a kubectl call, from remembered facts only (no network)."""
     environment = os.environ if env is None else env
     parsed = kubectl_args.parse(argv)
     per_reading = [classify(reading) for reading in parsed.readings]
     classification = strictest(per_reading)
-    own_index = index if index is not None else FileIndex()
+    files = index if index is not None else FileIndex()
     targets: list[Target] = []
     resolve_error: str | None = None
     policy: Policy | None = None
     best: tuple[Protection, Target | None] = (_UNPROTECTED, None)
-    try:
-        if classification.category != LOCAL:
-            for reading, reading_class in zip(parsed.readings, per_reading, strict=True):
-                try:
-                    target = resolve(overrides_from(reading), environment, own_index)
-                except ResolveError as exc:
-                    resolve_error = resolve_error or str(exc)
-                    continue
-                if target not in targets:
-                    targets.append(target)
-                if policy is None:
-                    policy = load_policy(environment, own_index)
-                found = protection(
-                    policy,
-                    target,
-                    mutating=reading_class.mutating,
-                    destructive=reading_class.destructive,
-                    namespaces=namespaces_reached(reading, target.namespace),
-                )
-                if _outranks(found, best[0]):
-                    best = (found, target)
-    finally:
-        if index is None:
-            own_index.save()
+    if classification.category != LOCAL:
+        for reading, reading_class in zip(parsed.readings, per_reading, strict=True):
+            try:
+                target = resolve(overrides_from(reading), environment, files)
+            except ResolveError as exc:
+                resolve_error = resolve_error or str(exc)
+                continue
+            if target not in targets:
+                targets.append(target)
+            if policy is None:
+                policy = load_policy(environment, files)
+            found = protection(
+                policy,
+                target,
+                mutating=reading_class.mutating,
+                destructive=reading_class.destructive,
+                namespaces=namespaces_reached(reading, target.namespace),
+            )
+            if _outranks(found, best[0]):
+                best = (found, target)
     decision, reason, overridable = _decide(classification, resolve_error, parsed, policy, best[0])
-    try:
-        kubectl, kubectl_reason = find_kubectl(environment)
-    except LocateError as exc:
-        kubectl, kubectl_reason = None, str(exc)
+    if policy is None and not environment.get("KUBESAFE_KUBECTL"):
+        policy = load_policy(environment, files)
+    settings = policy.kubectl if policy is not None else {}
+    choice = choose(targets[0] if targets else None, settings, environment, files)
+    if index is None:
+        files.save()
     return Plan(
         argv=tuple(argv),
         parsed=parsed,
@@ -142,8 +186,8 @@ def make_plan(
         decision_reason=reason,
         overridable=overridable and best[1] is not None,
         policy_error=policy.error if policy else None,
-        kubectl=kubectl,
-        kubectl_reason=kubectl_reason,
+        policy=policy,
+        choice=choice,
     )
 
 

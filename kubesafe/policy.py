@@ -9,16 +9,19 @@ Among all matching rules the strictest level wins.
 
 from __future__ import annotations
 
-import fnmatch
 import os
-import re
-from collections.abc import Mapping
-from dataclasses import dataclass, field
-from typing import Any
 
 from kubesafe.filecache import FileIndex, FileReadError
-from kubesafe.kubeconfig import Target
+from kubesafe.glob import glob_match
 from kubesafe.policy_file import LEVELS, PolicyError, parse_policy, policy_path
+from kubesafe.record import Record
+
+TYPE_CHECKING = False  # typing costs an import on the hot path; mypy treats this as True
+if TYPE_CHECKING:
+    from collections.abc import Mapping
+    from typing import Any
+
+    from kubesafe.kubeconfig import Target
 
 NONE, CONFIRM, TYPED, BLOCK = LEVELS
 _RANK = {level: rank for rank, level in enumerate(LEVELS)}
@@ -30,14 +33,26 @@ PRODUCTION_DEFAULTS = (CONFIRM, TYPED)
 OTHER_DEFAULTS = (NONE, CONFIRM)
 
 
-@dataclass(frozen=True)
-class Rule:
-    kind: str  # "context", "context-regex", "server", "kubeconfig-context", "kubeconfig-cluster"
-    pattern: str
-    environment: str
-    level: str  # "" means the environment's defaults
-    namespaces: tuple[str, ...]
-    source: str
+class Rule(Record):
+    __slots__ = ("environment", "kind", "level", "namespaces", "pattern", "source")
+
+    def __init__(
+        self,
+        kind: str,
+        pattern: str,
+        environment: str,
+        level: str,
+        namespaces: tuple[str, ...],
+        source: str,
+    ) -> None:
+        # "context", "context-regex", "server", "kubeconfig-context", "kubeconfig-cluster"
+        self.kind = kind
+        self.pattern = pattern
+        self.environment = environment
+        # "" means the environment's defaults
+        self.level = level
+        self.namespaces = namespaces
+        self.source = source
 
     def describe(self) -> str:
         parts = [f"{self.kind} {self.pattern!r}", f"env {self.environment}"]
@@ -48,41 +63,72 @@ class Rule:
         return ", ".join(parts)
 
 
-@dataclass(frozen=True)
-class Policy:
-    path: str
-    rules: tuple[Rule, ...] = ()
-    environments: dict[str, dict[str, str]] = field(default_factory=dict)
-    aliases: dict[str, str] = field(default_factory=dict)
-    # Set when the policy file cannot be used: writes are then refused everywhere.
-    error: str | None = None
+class Policy(Record):
+    """The user's config file: protection rules, plus prompt aliases and kubectl settings."""
+
+    __slots__ = ("aliases", "environments", "error", "kubectl", "path", "rules")
+
+    def __init__(
+        self,
+        path: str,
+        rules: tuple[Rule, ...] = (),
+        environments: dict[str, dict[str, str]] | None = None,
+        aliases: dict[str, str] | None = None,
+        kubectl: dict[str, Any] | None = None,
+        error: str | None = None,
+    ) -> None:
+        self.path = path
+        self.rules = rules
+        self.environments = environments or {}
+        self.aliases = aliases or {}
+        # The ``kubectl:`` section (version selection, mirror, timeouts, pins).
+        self.kubectl = kubectl or {}
+        # Set when the policy file cannot be used: writes are then refused everywhere.
+        self.error = error
 
 
-@dataclass(frozen=True)
-class Protection:
+class Protection(Record):
     """What the policy says about one command class on one target."""
 
-    environment: str | None
-    protected: bool
-    level: str
-    rules: tuple[Rule, ...]
-    # The rule that sets ``level`` (or, for reads, the strictest one).
-    deciding: Rule | None = None
+    __slots__ = ("deciding", "environment", "level", "protected", "rules")
+
+    def __init__(
+        self,
+        environment: str | None,
+        protected: bool,
+        level: str,
+        rules: tuple[Rule, ...],
+        deciding: Rule | None = None,
+    ) -> None:
+        self.environment = environment
+        self.protected = protected
+        self.level = level
+        self.rules = rules
+        # The rule that sets ``level`` (or, for reads, the strictest one).
+        self.deciding = deciding
 
 
 def normalize_server(url: str) -> str:
     """Lower-case scheme and host, no trailing slash, default ports dropped."""
-    match = re.match(r"^([A-Za-z][A-Za-z0-9+.-]*)://([^/?#]*)(.*)$", url.strip())
-    if not match:
-        return url.strip().rstrip("/")
-    scheme, authority, rest = match.group(1).lower(), match.group(2).lower(), match.group(3)
-    if (scheme, authority.rsplit(":", 1)[-1]) in (("https", "443"), ("http", "80")):
-        authority = authority.rsplit(":", 1)[0]
-    return f"{scheme}://{authority}{rest.rstrip('/')}"
+    text = url.strip()
+    scheme, separator, rest = text.partition("://")
+    if not separator or not scheme:
+        return text.rstrip("/")
+    cut = len(rest)
+    for marker in "/?#":
+        index = rest.find(marker)
+        if index != -1:
+            cut = min(cut, index)
+    authority, tail = rest[:cut].lower(), rest[cut:]
+    scheme = scheme.lower()
+    host, colon, port = authority.rpartition(":")
+    if colon and "]" not in port and (scheme, port) in (("https", "443"), ("http", "80")):
+        authority = host
+    return f"{scheme}://{authority}{tail.rstrip('/')}"
 
 
 def load_policy(env: Mapping[str, str], index: FileIndex) -> Policy:
-    path = policy_path(env)  # type: ignore[arg-type]
+    path = policy_path(env)
     try:
         data = index.read(os.path.abspath(path), "policy", parse_policy)
     except (PolicyError, FileReadError) as exc:
@@ -93,7 +139,9 @@ def load_policy(env: Mapping[str, str], index: FileIndex) -> Policy:
         Rule(kind, pattern, environment or DEFAULT_ENVIRONMENT, level, namespaces, f"{path}:{line}")
         for kind, pattern, environment, level, namespaces, line, _ in data["rules"]
     )
-    return Policy(path, rules, dict(data["environments"]), dict(data["aliases"]))
+    return Policy(
+        path, rules, dict(data["environments"]), dict(data["aliases"]), dict(data["kubectl"])
+    )
 
 
 def _extension_rule(extension: Any, kind: str, name: str, files: tuple[str, ...]) -> Rule | None:
@@ -136,11 +184,13 @@ def all_rules(policy: Policy, target: Target) -> tuple[Rule, ...]:
 
 def _matches_target(rule: Rule, target: Target) -> bool:
     if rule.kind == "context":
-        return bool(target.context) and fnmatch.fnmatchcase(target.context, rule.pattern)
+        return bool(target.context) and glob_match(rule.pattern, target.context)
     if rule.kind == "context-regex":
+        import re
+
         return bool(target.context) and re.search(rule.pattern, target.context) is not None
     if rule.kind == "server":
-        return fnmatch.fnmatchcase(normalize_server(target.server), normalize_server(rule.pattern))
+        return glob_match(normalize_server(rule.pattern), normalize_server(target.server))
     # Extension rules were built for this very target.
     return True
 
@@ -149,7 +199,7 @@ def _matches_namespaces(rule: Rule, namespaces: tuple[str, ...] | None) -> bool:
     """``namespaces`` None means the command may reach any namespace (fail closed)."""
     if not rule.namespaces or namespaces is None:
         return True
-    return any(fnmatch.fnmatchcase(ns, pattern) for ns in namespaces for pattern in rule.namespaces)
+    return any(glob_match(pattern, ns) for ns in namespaces for pattern in rule.namespaces)
 
 
 def rule_levels(policy: Policy, rule: Rule) -> tuple[str, str]:

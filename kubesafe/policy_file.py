@@ -19,15 +19,30 @@ made of plain tuples and dicts.
 from __future__ import annotations
 
 import os
-import re
-from typing import Any
 
 from kubesafe import paths
+
+TYPE_CHECKING = False  # typing costs an import on the hot path; mypy treats this as True
+if TYPE_CHECKING:
+    from collections.abc import Mapping
+    from typing import Any
 
 LEVELS = ("none", "confirm", "typed", "block")
 RULE_KINDS = ("context", "context-regex", "server")
 RULE_KEYS = frozenset({*RULE_KINDS, "environment", "level", "namespaces"})
-TOP_KEYS = frozenset({"rules", "environments", "aliases"})
+TOP_KEYS = frozenset({"rules", "environments", "aliases", "kubectl"})
+KUBECTL_KEYS = frozenset(
+    {
+        "selection",
+        "version",
+        "default-version",
+        "mirror",
+        "discovery-timeout",
+        "version-ttl",
+        "contexts",
+    }
+)
+SELECTIONS = ("minor", "exact", "skew")
 CLASS_KEYS = ("write", "destructive")
 
 # (kind, pattern, environment or "", level or "", namespaces, first line, last line)
@@ -38,7 +53,7 @@ class PolicyError(Exception):
     """The policy file cannot be used; the message names the line."""
 
 
-def policy_path(env: dict[str, str] | os._Environ[str]) -> str:
+def policy_path(env: Mapping[str, str]) -> str:
     explicit = env.get("KUBESAFE_CONFIG", "")
     return explicit if explicit else os.path.join(paths.config_dir(), "config.yaml")
 
@@ -94,6 +109,8 @@ def _rule(node: Any) -> RuleTuple:
     if not pattern:
         raise PolicyError(f"line {line}: empty {kind} pattern")
     if kind == "context-regex":
+        import re
+
         try:
             re.compile(pattern)
         except re.error as exc:
@@ -129,8 +146,9 @@ def parse_policy(content: bytes) -> dict[str, Any]:
     rules: list[RuleTuple] = []
     environments: dict[str, dict[str, str]] = {}
     aliases: dict[str, str] = {}
+    kubectl: dict[str, Any] = {}
     if root is None or (isinstance(root, yaml.ScalarNode) and root.value == ""):
-        return {"rules": (), "environments": {}, "aliases": {}}
+        return {"rules": (), "environments": {}, "aliases": {}, "kubectl": {}}
     for key_node, value_node in _mapping_items(root, "the policy file"):
         key = _scalar_text(key_node, "a top-level key")
         if key not in TOP_KEYS:
@@ -155,12 +173,73 @@ def parse_policy(content: bytes) -> dict[str, Any]:
                         )
                     levels[klass] = _level(level_node, klass)
                 environments[name] = levels
+        elif key == "kubectl":
+            kubectl = _kubectl_settings(value_node)
         else:
             for name_node, alias_node in _mapping_items(value_node, "aliases"):
                 aliases[_scalar_text(name_node, "a context name")] = _scalar_text(
                     alias_node, "an alias"
                 )
-    return {"rules": tuple(rules), "environments": environments, "aliases": aliases}
+    return {
+        "rules": tuple(rules),
+        "environments": environments,
+        "aliases": aliases,
+        "kubectl": kubectl,
+    }
+
+
+def _version_text(node: Any, what: str) -> str:
+    text = _scalar_text(node, what).strip()
+    parts = text.removeprefix("v").split(".")
+    if len(parts) not in (2, 3) or not all(part.isdigit() for part in parts):
+        raise PolicyError(
+            f"line {node.start_mark.line + 1}: {what} '{text}' is not a version like 1.31 or 1.31.4"
+        )
+    return text.removeprefix("v")
+
+
+def parse_duration(text: str) -> float:
+    """Seconds in "90", "90s", "30m", "12h" or "2d"; ValueError otherwise."""
+    units = {"s": 1, "m": 60, "h": 3600, "d": 86400}
+    text = text.strip()
+    factor = units.get(text[-1:], 0)
+    number = text[:-1] if factor else text
+    value = float(number) * (factor or 1)
+    if value < 0:
+        raise ValueError(text)
+    return value
+
+
+def _kubectl_settings(node: Any) -> dict[str, Any]:
+    settings: dict[str, Any] = {}
+    for key_node, value_node in _mapping_items(node, "kubectl"):
+        key = _scalar_text(key_node, "a kubectl setting")
+        line = key_node.start_mark.line + 1
+        if key not in KUBECTL_KEYS:
+            known = ", ".join(sorted(KUBECTL_KEYS))
+            raise PolicyError(f"line {line}: unknown kubectl setting '{key}' ({known})")
+        if key == "selection":
+            value = _scalar_text(value_node, key)
+            if value not in SELECTIONS:
+                raise PolicyError(f"line {line}: selection must be one of {', '.join(SELECTIONS)}")
+            settings[key] = value
+        elif key in ("version", "default-version"):
+            settings[key] = _version_text(value_node, key)
+        elif key == "mirror":
+            settings[key] = _scalar_text(value_node, key).rstrip("/")
+        elif key in ("discovery-timeout", "version-ttl"):
+            try:
+                settings[key] = parse_duration(_scalar_text(value_node, key))
+            except (ValueError, IndexError):
+                raise PolicyError(
+                    f"line {line}: {key} must be a duration like 3, 3s, 30m or 12h"
+                ) from None
+        else:
+            settings[key] = {
+                _scalar_text(name, "a context name"): _version_text(version, "a pinned version")
+                for name, version in _mapping_items(value_node, "kubectl contexts")
+            }
+    return settings
 
 
 def _quote(value: str) -> str:
@@ -328,6 +407,6 @@ def remove_rules(path: str, pattern: str) -> int:
 
 def _rules_key_line(text: str) -> int | None:
     for number, line in enumerate(text.splitlines()):
-        if re.match(r"^rules\s*:", line):
+        if line.startswith("rules") and line[5:].lstrip().startswith(":"):
             return number
     return None

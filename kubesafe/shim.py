@@ -9,10 +9,13 @@ from __future__ import annotations
 
 import os
 import sys
-from collections.abc import Mapping
 
 from kubesafe.locate import DEPTH_VARIABLE, LocateError, next_depth
 from kubesafe.plan import ALLOW, BLOCK, Plan, make_plan, target_label
+
+TYPE_CHECKING = False  # typing costs an import on the hot path; mypy treats this as True
+if TYPE_CHECKING:
+    from collections.abc import Mapping
 
 EXIT_ERROR = 1
 # kubesafe refused or the user declined; distinct from kubectl's own failures.
@@ -139,11 +142,43 @@ def run(argv: list[str], env: Mapping[str, str] | None = None) -> int:
             return EXIT_REFUSED
     elif plan.classification.mutating and plan.protection.protected:
         _audit(plan, "allowed", plan.decision_reason)
-    if plan.kubectl is None:
-        _error(plan.kubectl_reason)
+    kubectl = _ensure_kubectl(plan, environment)
+    if kubectl is None:
         return EXIT_NOT_FOUND
     environment[DEPTH_VARIABLE] = str(depth)
-    return exec_kubectl(plan.kubectl, argv, environment)
+    return exec_kubectl(kubectl, argv, environment)
+
+
+def _ensure_kubectl(plan: Plan, env: dict[str, str]) -> str | None:
+    """The kubectl binary to exec: ask the server and download only when needed."""
+    choice = plan.choice
+    settings = plan.policy.kubectl if plan.policy is not None else {}
+    if choice.stale and plan.target is not None:
+        from kubesafe.filecache import FileIndex
+        from kubesafe.versions.choose import choose
+
+        index = FileIndex()
+        choice = choose(plan.target, settings, env, index, discover=True)
+        index.save()
+        if choice.warning and _chatty(env):
+            _error(choice.warning)
+    if choice.path is not None:
+        return choice.path
+    if choice.download is None:
+        _error(choice.reason)
+        return None
+    from kubesafe.versions.fetch import FetchError, fetch
+
+    try:
+        return fetch(choice.download, settings, env, plan.target)
+    except FetchError as exc:
+        _error(str(exc))
+        return None
+
+
+def _chatty(env: Mapping[str, str]) -> bool:
+    """Fallback notices go to interactive terminals, or anywhere with KUBESAFE_VERBOSE."""
+    return bool(env.get("KUBESAFE_VERBOSE")) or sys.stderr.isatty()
 
 
 def exec_kubectl(binary: str, argv: list[str], env: dict[str, str]) -> int:

@@ -30,6 +30,10 @@ def plan_to_json(plan: Plan) -> dict[str, Any]:
         "decision_reason": plan.decision_reason,
         "kubectl": plan.kubectl,
         "kubectl_reason": plan.kubectl_reason,
+        "kubectl_version": plan.choice.version or None,
+        "kubectl_download": plan.choice.download,
+        "server_version": plan.choice.server_version,
+        "server_version_stale": plan.choice.stale,
         "ambiguous": plan.parsed.ambiguous,
         "uncertain_flags": list(plan.parsed.uncertain_flags),
     }
@@ -83,6 +87,16 @@ def render_text(plan: Plan) -> str:
         f"protected:   {'yes' if data['protected'] else 'no'}  (environment: {environment})"
     )
     lines.append(f"decision:    {data['decision']}  ({data['decision_reason']})")
-    kubectl = data["kubectl"] or "(none)"
+    if data["kubectl_download"]:
+        kubectl = f"kubectl {data['kubectl_download']} (would be downloaded first)"
+    else:
+        kubectl = data["kubectl"] or "(none)"
+        if data["kubectl_version"]:
+            kubectl += f" {data['kubectl_version']}"
     lines.append(f"kubectl:     {kubectl}  ({data['kubectl_reason']})")
+    if data["context"] is not None:
+        server_version = data["server_version"] or "unknown"
+        if data["server_version_stale"]:
+            server_version += " (will ask the server before running)"
+        lines.append(f"server:      version {server_version}")
     return "\n".join(lines)

@@ -43,7 +43,7 @@ def protect(
     env: Mapping[str, str],
 ) -> str:
     kind = "server" if server else ("context-regex" if regex else "context")
-    path = policy_path(env)  # type: ignore[arg-type]
+    path = policy_path(env)
     try:
         add_rule(path, rule_fields(kind, pattern, environment, level, namespaces))
     except PolicyError as exc:
@@ -61,7 +61,7 @@ def protect(
 
 
 def unprotect(pattern: str, env: Mapping[str, str]) -> str:
-    path = policy_path(env)  # type: ignore[arg-type]
+    path = policy_path(env)
     try:
         removed = remove_rules(path, pattern)
     except PolicyError as exc:

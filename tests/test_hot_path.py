@@ -1,0 +1,108 @@
+"""The shim's hot path imports nothing heavy and touches no network on a warm cache.
+
+Timing lives in benchmarks/; these tests check the structural reasons it is fast.
+"""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+from tests.kubeconfigs import kubeconfig, write
+
+HEAVY = [
+    "yaml",
+    "click",
+    "httpx",
+    "kubernetes",
+    "dataclasses",
+    "typing",
+    "re",
+    "fnmatch",
+    "json",
+    "inspect",
+    "pathlib",
+    "socket",
+    "ssl",
+    "colorama",
+    "platformdirs",
+    "packaging",
+]
+
+# No json or re in the probe itself: it must not load what it looks for.
+PROBE = """
+import sys
+events = []
+sys.addaudithook(lambda event, args: events.append(event) if event.startswith("socket.") else None)
+import kubesafe.filecache as filecache
+filecache.RACY_SECONDS = 0
+from kubesafe.plan import make_plan
+argvs = [argv.split("\\x1f") for argv in sys.argv[1].split("\\x1e")]
+heavy = sys.argv[2].split(",")
+before = set(sys.modules)
+plans = [make_plan(argv) for argv in argvs]
+loaded = sorted((set(sys.modules) - before) | (set(sys.modules) & set(heavy)))
+print(" ".join(p.decision for p in plans))
+print(" ".join(loaded))
+print(" ".join(events))
+"""
+
+
+def _probe(env: dict[str, str], argvs: list[list[str]]) -> dict[str, list[str]]:
+    encoded = "\x1e".join("\x1f".join(argv) for argv in argvs)
+    result = subprocess.run(
+        [sys.executable, "-c", PROBE, encoded, ",".join(HEAVY)],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=True,
+    )
+    decisions, loaded, sockets = [*result.stdout.split("\n"), "", "", ""][:3]
+    return {"decisions": decisions.split(), "loaded": loaded.split(), "socket": sockets.split()}
+
+
+def test_warm_cache_loads_no_heavy_module_and_opens_no_socket(tmp_path: Path) -> None:
+    config = write(
+        tmp_path / "kubeconfig",
+        kubeconfig(
+            clusters={f"c{i}": f"https://10.0.0.{i}:6443" for i in range(200)},
+            contexts={f"ctx-{i}": {"cluster": f"c{i}", "namespace": f"ns{i}"} for i in range(200)},
+            current="ctx-0",
+        ),
+    )
+    policy = write(
+        tmp_path / "policy.yaml", "rules:\n  - context: 'ctx-1*'\n  - server: '*10.0.0.7*'\n"
+    )
+    env = {
+        "HOME": str(tmp_path),
+        "PATH": os.environ.get("PATH", ""),
+        "KUBECONFIG": str(config),
+        "KUBESAFE_CONFIG": str(policy),
+        "XDG_CACHE_HOME": str(tmp_path / "cache"),
+    }
+    argvs = [
+        ["get", "pods", "--context", "ctx-150"],  # read on a protected context
+        ["-n", "x", "scale", "deploy/web", "--replicas=2"],  # write, unprotected
+        ["delete", "pod", "x", "--context", "ctx-150"],  # write that needs confirmation
+        ["__complete", "get", "pods", ""],  # TAB
+    ]
+    cold = _probe(env, argvs)
+    assert "yaml" in cold["loaded"]  # the first call parses
+    warm = _probe(env, argvs)
+    assert warm["decisions"] == ["allow", "allow", "confirm", "allow"]
+    assert [m for m in warm["loaded"] if m.split(".")[0] in HEAVY] == []
+    assert warm["socket"] == []
+
+
+def test_entry_point_does_not_import_click_for_the_shim() -> None:
+    code = (
+        "import sys; sys.argv=['kubectl']; import kubesafe.entry, kubesafe.shim; "
+        "print('click' in sys.modules)"
+    )
+    result = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, check=True
+    )
+    assert result.stdout.strip() == "False"
