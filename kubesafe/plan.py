@@ -34,10 +34,10 @@ class Plan(Record):
 
     __slots__ = (
         "argv",
+        "choice",
         "classification",
         "decision",
         "decision_reason",
-        "choice",
         "guarded",
         "overridable",
         "parsed",

@@ -10,12 +10,13 @@ from __future__ import annotations
 import os
 import sys
 
-from kubesafe.locate import DEPTH_VARIABLE, LocateError, next_depth
-from kubesafe.plan import ALLOW, BLOCK, Plan, make_plan, target_label
+from kubesafe.locate import DEPTH_VARIABLE, NO_KUBECTL, LocateError, next_depth, pinned_kubectl
 
 TYPE_CHECKING = False  # typing costs an import on the hot path; mypy treats this as True
 if TYPE_CHECKING:
     from collections.abc import Mapping
+
+    from kubesafe.plan import Plan
 
 EXIT_ERROR = 1
 # kubesafe refused or the user declined; distinct from kubectl's own failures.
@@ -78,6 +79,8 @@ def _audit(plan: Plan, decision: str, reason: str) -> None:
 
 def _approve(plan: Plan, env: Mapping[str, str]) -> tuple[bool, str]:
     """Whether a protected write may go ahead; audits the outcome."""
+    from kubesafe.plan import BLOCK, target_label
+
     target = plan.guarded
     if target is None or not plan.overridable:
         # Unresolvable target, broken policy, unparseable argv: no override helps.
@@ -134,6 +137,12 @@ def run(argv: list[str], env: Mapping[str, str] | None = None) -> int:
     except LocateError as exc:
         _error(str(exc))
         return EXIT_ERROR
+    local = _local_kubectl(argv, environment)
+    if local is not None:
+        environment[DEPTH_VARIABLE] = str(depth)
+        return exec_kubectl(local, argv, environment)
+    from kubesafe.plan import ALLOW, make_plan
+
     plan = make_plan(argv, environment)
     if plan.decision != ALLOW:
         approved, message = _approve(plan, environment)
@@ -147,6 +156,32 @@ def run(argv: list[str], env: Mapping[str, str] | None = None) -> int:
         return EXIT_NOT_FOUND
     environment[DEPTH_VARIABLE] = str(depth)
     return exec_kubectl(kubectl, argv, environment)
+
+
+def _local_kubectl(argv: list[str], env: Mapping[str, str]) -> str | None:
+    """Fast path for commands that contact no cluster (TAB completion above all).
+
+    Returns the kubectl to exec, or None to go through the full plan. It picks
+    exactly what ``make_plan`` would pick for such a command.
+    """
+    from kubesafe.classify import LOCAL, classify
+    from kubesafe.kubectl_args import parse
+
+    if any(classify(reading).category != LOCAL for reading in parse(argv).readings):
+        return None
+    try:
+        pinned = pinned_kubectl(env)
+    except LocateError:
+        return None  # let the full path report it
+    if pinned:
+        return pinned
+    from kubesafe.versions.store import any_kubectl
+
+    found = any_kubectl(env)
+    if found is None:
+        _error(NO_KUBECTL)
+        raise SystemExit(EXIT_NOT_FOUND)
+    return found[0]
 
 
 def _ensure_kubectl(plan: Plan, env: dict[str, str]) -> str | None:

@@ -1,0 +1,209 @@
+"""How much kubesafe adds to every kubectl call, measured side by side in one run.
+
+Usage: .venv/bin/python benchmarks/hot_path.py [--repeats N] [--markdown]
+
+Pairs, each run alternately (A B A B ...) so that machine noise hits both sides:
+
+1. ``kubectl version --client`` directly vs ``kubesafe kubectl version --client``
+   with a 200-context kubeconfig (the foundation issue's budget: +20 ms median).
+2. A read on a protected context, ``get pods --context ctx-150``, through the
+   shim vs ``/bin/true`` directly, with ``/bin/true`` installed in kubesafe's
+   store as the kubectl matching the (remembered) server version: the shim's
+   whole cost (parse, resolve, classify, policy, version selection).
+3. The same for a write that the policy lets through (unprotected context).
+4. TAB: ``__complete`` (passes straight through).
+5. The floor: ``python -c pass`` with the same interpreter.
+
+Medians over the repeats; the kubeconfig and policy are settled first so the
+parsed-file cache is warm, as it is for every call but the first after a change.
+Nothing is pinned with KUBESAFE_KUBECTL: the kubectl is chosen as for a user.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import statistics
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import yaml
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+
+from tests.support.kubectl_binaries import kubectl_binary  # noqa: E402
+
+KUBESAFE = str(Path(sys.executable).parent / "kubesafe")
+CONTEXTS = 200
+
+
+def make_world(directory: Path) -> dict[str, str]:
+    doc = {
+        "apiVersion": "v1",
+        "kind": "Config",
+        "current-context": "ctx-0",
+        "clusters": [
+            {
+                "name": f"cluster-{i}",
+                "cluster": {
+                    "server": f"https://10.0.{i // 250}.{i % 250}:6443",
+                    "certificate-authority-data": "Q0E=" * 200,
+                },
+            }
+            for i in range(CONTEXTS)
+        ],
+        "users": [{"name": f"user-{i}", "user": {"token": "t" * 900}} for i in range(CONTEXTS)],
+        "contexts": [
+            {
+                "name": f"ctx-{i}",
+                "context": {"cluster": f"cluster-{i}", "user": f"user-{i}", "namespace": f"ns-{i}"},
+            }
+            for i in range(CONTEXTS)
+        ],
+    }
+    kubeconfig = directory / "kubeconfig"
+    kubeconfig.write_text(yaml.safe_dump(doc))
+    policy = directory / "policy.yaml"
+    policy.write_text("rules:\n  - context: 'ctx-1??'\n  - server: 'https://10.0.0.7:6443'\n")
+    home = directory / "home"
+    home.mkdir()
+    (directory / "emptybin").mkdir()
+    return {
+        "HOME": str(home),
+        "PATH": str(directory / "emptybin"),
+        "KUBECONFIG": str(kubeconfig),
+        "KUBESAFE_CONFIG": str(policy),
+        "XDG_CACHE_HOME": str(home / ".cache"),
+        "XDG_CONFIG_HOME": str(home / ".config"),
+        "XDG_STATE_HOME": str(home / ".state"),
+    }
+
+
+def install_as_store(cache_home: Path, binary: str, tag: str, servers: list[str]) -> None:
+    """Put ``binary`` in kubesafe's store as kubectl ``tag`` and remember every server at it."""
+    from kubesafe.versions.server_cache import ServerVersions
+
+    store = cache_home / "kubesafe" / "kubectl" / tag
+    store.mkdir(parents=True)
+    (store / "kubectl").symlink_to(binary)
+    versions = ServerVersions(str(cache_home / "kubesafe" / "server-versions.marshal"))
+    for server in servers:
+        versions.record(server, tag)
+    versions.save()
+
+
+def run_once(argv: list[str], env: dict[str, str]) -> float:
+    devnull = os.open(os.devnull, os.O_RDWR)
+    actions = [
+        (os.POSIX_SPAWN_DUP2, devnull, 0),
+        (os.POSIX_SPAWN_DUP2, devnull, 1),
+        (os.POSIX_SPAWN_DUP2, devnull, 2),
+    ]
+    start = time.perf_counter()
+    pid = os.posix_spawn(argv[0], argv, env, file_actions=actions)
+    _, status = os.waitpid(pid, 0)
+    elapsed = time.perf_counter() - start
+    os.close(devnull)
+    if os.waitstatus_to_exitcode(status) != 0:
+        raise SystemExit(f"benchmark command failed: {argv}")
+    return elapsed
+
+
+def pair(
+    name: str,
+    direct: tuple[list[str], dict[str, str]],
+    shim: tuple[list[str], dict[str, str]],
+    repeats: int,
+) -> dict[str, object]:
+    for _ in range(3):  # warm page cache and kubesafe's parsed-file cache
+        run_once(*direct)
+        run_once(*shim)
+    a: list[float] = []
+    b: list[float] = []
+    for _ in range(repeats):
+        a.append(run_once(*direct))
+        b.append(run_once(*shim))
+    da, db = statistics.median(a), statistics.median(b)
+    return {
+        "name": name,
+        "direct_ms": da * 1000,
+        "shim_ms": db * 1000,
+        "added_ms": (db - da) * 1000,
+        "ratio": db / da,
+    }
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--repeats", type=int, default=40)
+    parser.add_argument("--markdown", action="store_true", help="print a Markdown table")
+    args = parser.parse_args()
+    kubectl = str(kubectl_binary(33))
+    with tempfile.TemporaryDirectory() as temporary:
+        env = make_world(Path(temporary))
+        servers = [f"https://10.0.{i // 250}.{i % 250}:6443" for i in range(CONTEXTS)]
+        real_cache = Path(temporary) / "cache-real"
+        install_as_store(real_cache, kubectl, "v1.33.9", servers)
+        true_cache = Path(temporary) / "cache-true"
+        install_as_store(true_cache, "/bin/true", "v1.33.9", servers)
+        time.sleep(2.2)  # let the files settle so the cache may keep them (racy-file rule)
+        shim_env = {**env, "XDG_CACHE_HOME": str(real_cache)}
+        true_env = {**env, "XDG_CACHE_HOME": str(true_cache)}
+        rows = [
+            pair(
+                "kubectl version --client (real kubectl 1.33)",
+                ([kubectl, "version", "--client"], env),
+                ([KUBESAFE, "kubectl", "version", "--client"], shim_env),
+                args.repeats,
+            ),
+            pair(
+                "read on protected context: get pods --context ctx-150",
+                (["/bin/true", "get", "pods"], env),
+                ([KUBESAFE, "kubectl", "get", "pods", "--context", "ctx-150"], true_env),
+                args.repeats,
+            ),
+            pair(
+                "allowed write: -n x scale deploy/web --replicas=2 (ctx-0)",
+                (["/bin/true"], env),
+                ([KUBESAFE, "kubectl", "-n", "x", "scale", "deploy/web", "--replicas=2"], true_env),
+                args.repeats,
+            ),
+            pair(
+                "TAB completion: __complete get pods ''",
+                (["/bin/true"], env),
+                ([KUBESAFE, "kubectl", "__complete", "get", "pods", ""], true_env),
+                args.repeats,
+            ),
+            pair(
+                "floor: python -c pass (same interpreter)",
+                (["/bin/true"], env),
+                ([sys.executable, "-c", "pass"], env),
+                args.repeats,
+            ),
+        ]
+    if args.markdown:
+        print(
+            f"| measurement ({CONTEXTS}-context kubeconfig, median of {args.repeats}) "
+            "| direct ms | via kubesafe ms | added ms | ratio |"
+        )
+        print("|---|---:|---:|---:|---:|")
+        for row in rows:
+            print(
+                f"| {row['name']} | {row['direct_ms']:.1f} | {row['shim_ms']:.1f} "
+                f"| {row['added_ms']:.1f} | {row['ratio']:.2f} |"
+            )
+    else:
+        for row in rows:
+            print(
+                f"{row['name']:<60} direct {row['direct_ms']:6.1f} ms  "
+                f"shim {row['shim_ms']:6.1f} ms  "
+                f"added {row['added_ms']:5.1f} ms  x{row['ratio']:.2f}"
+            )
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
