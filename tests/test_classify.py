@@ -7,10 +7,10 @@ from pathlib import Path
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
-from kubesafe.kubectl_table import COMMANDS
 
 from kubesafe.classify import COMMAND_TABLE, DESTRUCTIVE, LOCAL, READ, WRITE, classify
 from kubesafe.kubectl_args import parse
+from kubesafe.kubectl_table import COMMANDS
 from kubesafe.plan import ALLOW, BLOCK, CONFIRM, make_plan
 from tests.kubeconfigs import kubeconfig, write
 
