@@ -266,3 +266,32 @@ def test_piped_manifest_reaches_the_api_server(
         r.body for r in apiserver.requests if r.prefix == "pipe" and r.method in ("POST", "PATCH")
     ]
     assert any(b"value-from-stdin" in body for body in bodies)
+
+
+def test_write_with_a_broken_kubeconfig_never_reaches_kubectl(
+    tmp_path: Path, recorder: Path
+) -> None:
+    broken = tmp_path / "broken.yaml"
+    broken.write_text("contexts: {}\n")
+    env = _env(tmp_path, recorder, KUBECONFIG=str(broken))
+    result = subprocess.run(
+        [KUBESAFE, "kubectl", "delete", "pod", "web-0"],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=30,
+        check=False,
+    )
+    assert result.returncode == 3
+    assert "cannot tell where this write goes" in result.stderr and str(broken) in result.stderr
+    assert not (tmp_path / "record.json").exists()
+    # A read is handed to kubectl, which reports the problem in its own words.
+    read = subprocess.run(
+        [KUBESAFE, "kubectl", "get", "pods"],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=30,
+        check=False,
+    )
+    assert read.returncode == 0 and (tmp_path / "record.json").exists()

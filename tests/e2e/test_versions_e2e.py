@@ -275,3 +275,46 @@ def test_exec_plugin_auth_and_no_discovery_loop(
     runs = log.read_text().splitlines()
     # Once for discovery (guarded), then for kubectl's own requests (not in discovery).
     assert runs[0] == "discovery=1" and "discovery=" in runs[1:]
+
+
+def test_versions_commands(
+    tmp_path: Path,
+    apiserver: FakeAPIServer,
+    mirror: Mirror,
+    releases: dict[str, str],
+    isolated_home: Path,
+) -> None:
+    env = _world(tmp_path, apiserver, mirror, isolated_home)
+    minor = releases["33"].lstrip("v").rsplit(".", 1)[0]
+    installed = _run(env, "versions", "install", minor)  # newest patch via stable-1.NN.txt
+    assert installed.returncode == 0, installed.stderr
+    assert releases["33"] in installed.stdout
+    exact = _run(env, "versions", "install", releases["37"])
+    assert exact.returncode == 0, exact.stderr
+    missing = _run(env, "versions", "install", "1.19.99")
+    assert missing.returncode == 1 and missing.stderr.startswith("kubesafe: cannot install kubectl")
+    assert "\n" not in missing.stderr.strip()
+
+    # A system kubectl under a versioned name counts as a candidate too.
+    system_bin = tmp_path / "emptybin" / f"kubectl{minor}"
+    system_bin.symlink_to(
+        isolated_home / ".cache" / "kubesafe" / "kubectl" / releases["33"] / "kubectl"
+    )
+
+    apiserver.set_version("eks", releases["33"])
+    assert _run(env, "kubectl", "get", "pods").returncode == 0
+    listing = _run(env, "versions")
+    assert listing.returncode == 0, listing.stderr
+    lines = listing.stdout.splitlines()
+    cached33 = next(line for line in lines if releases["33"] in line and "cache" in line)
+    assert "contexts: eks" in cached33
+    assert any("system" in line and f"kubectl{minor}" in line for line in lines)
+    which = _run(env, "versions", "which", "--", "--context", "eks", "get", "pods")
+    assert releases["33"] in which.stdout and "same minor as the server" in which.stdout
+
+    dry = _run(env, "versions", "prune", "--dry-run")
+    assert releases["37"] in dry.stdout and releases["33"] not in dry.stdout
+    pruned = _run(env, "versions", "prune")
+    assert pruned.returncode == 0
+    assert not (isolated_home / ".cache" / "kubesafe" / "kubectl" / releases["37"]).exists()
+    assert (isolated_home / ".cache" / "kubesafe" / "kubectl" / releases["33"] / "kubectl").exists()
