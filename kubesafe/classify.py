@@ -170,11 +170,26 @@ def _base(reading: Reading) -> tuple[str, str]:
     return WRITE, f"'{path}' is not in kubesafe's command table: treated as a write"
 
 
+def _dry_run_ignored(reading: Reading) -> str | None:
+    """Why kubectl would ignore --dry-run here (it does for --raw, and for create --edit)."""
+    verb = reading.command[:1]
+    if verb in (("create",), ("replace",), ("delete",)) and reading.last("raw"):
+        return "--raw sends the request as is and ignores --dry-run"
+    if reading.command == ("create",) and _flag_true(reading, "edit"):
+        return "create --edit ignores --dry-run"
+    return None
+
+
 def classify(reading: Reading) -> Classification:
     """Classify one reading of a kubectl argv."""
     path = " ".join(reading.command)
     if not reading.plugin and reading.command[:1] and reading.command[0] in COMPLETION_COMMANDS:
         return Classification(LOCAL, COMMAND_TABLE[reading.command[0]][1])
+    if reading.command == ("create",) and reading.positionals:
+        # kubectl runs a kubectl-create-NAME plugin for an unknown create subcommand,
+        # whatever the flags (--help and --dry-run included) say.
+        name = reading.positionals[0]
+        return Classification(WRITE, f"'create {name}' may be a plugin: it can do anything")
     if not reading.plugin and _flag_true(reading, "help"):
         return Classification(LOCAL, "--help only prints help")
     category, reason = _base(reading)
@@ -184,7 +199,10 @@ def classify(reading: Reading) -> Classification:
         return Classification(category, reason)
 
     dry_run = reading.last("dry-run") if command_accepts(reading.command, "dry-run") else None
-    if dry_run is not None:
+    ignored = _dry_run_ignored(reading)
+    if dry_run is not None and ignored is not None:
+        reason = f"{ignored}; {reason}"
+    elif dry_run is not None:
         if dry_run in _DRY_RUN_HARMLESS:
             shown = f"--dry-run={dry_run}" if dry_run else "--dry-run"
             return Classification(READ, f"{shown} persists nothing")
@@ -218,65 +236,86 @@ def strictest(classifications: list[Classification]) -> Classification:
     return max(classifications, key=lambda c: _SEVERITY[c.category])
 
 
-# Resource types (and short names) that live outside namespaces: a command on
-# them reaches every namespace as far as namespace-scoped rules are concerned.
-CLUSTER_SCOPED = frozenset(
+# Built-in namespaced resource types (plural, singular, short names). Any other
+# type (cluster-scoped ones, custom resources kubesafe cannot look up) counts as
+# reaching every namespace as far as namespace-scoped rules are concerned.
+NAMESPACED = frozenset(
     {
-        "apiservice",
-        "apiservices",
-        "certificatesigningrequest",
-        "certificatesigningrequests",
-        "csr",
-        "clusterrole",
-        "clusterroles",
-        "clusterrolebinding",
-        "clusterrolebindings",
-        "componentstatus",
-        "componentstatuses",
-        "cs",
-        "csidriver",
-        "csidrivers",
-        "csinode",
-        "csinodes",
-        "customresourcedefinition",
-        "customresourcedefinitions",
-        "crd",
-        "crds",
-        "flowschema",
-        "flowschemas",
-        "ingressclass",
-        "ingressclasses",
-        "mutatingwebhookconfiguration",
-        "mutatingwebhookconfigurations",
-        "node",
-        "nodes",
-        "no",
-        "persistentvolume",
-        "persistentvolumes",
-        "pv",
-        "priorityclass",
-        "priorityclasses",
-        "pc",
-        "prioritylevelconfiguration",
-        "prioritylevelconfigurations",
-        "runtimeclass",
-        "runtimeclasses",
-        "storageclass",
-        "storageclasses",
-        "sc",
-        "validatingadmissionpolicy",
-        "validatingadmissionpolicies",
-        "validatingadmissionpolicybinding",
-        "validatingadmissionpolicybindings",
-        "validatingwebhookconfiguration",
-        "validatingwebhookconfigurations",
-        "volumeattachment",
-        "volumeattachments",
-        "all",
+        "pod",
+        "pods",
+        "po",
+        "service",
+        "services",
+        "svc",
+        "deployment",
+        "deployments",
+        "deploy",
+        "replicaset",
+        "replicasets",
+        "rs",
+        "statefulset",
+        "statefulsets",
+        "sts",
+        "daemonset",
+        "daemonsets",
+        "ds",
+        "job",
+        "jobs",
+        "cronjob",
+        "cronjobs",
+        "cj",
+        "configmap",
+        "configmaps",
+        "cm",
+        "secret",
+        "secrets",
+        "serviceaccount",
+        "serviceaccounts",
+        "sa",
+        "persistentvolumeclaim",
+        "persistentvolumeclaims",
+        "pvc",
+        "ingress",
+        "ingresses",
+        "ing",
+        "networkpolicy",
+        "networkpolicies",
+        "netpol",
+        "role",
+        "roles",
+        "rolebinding",
+        "rolebindings",
+        "event",
+        "events",
+        "ev",
+        "endpoints",
+        "ep",
+        "endpointslice",
+        "endpointslices",
+        "limitrange",
+        "limitranges",
+        "limits",
+        "resourcequota",
+        "resourcequotas",
+        "quota",
+        "horizontalpodautoscaler",
+        "horizontalpodautoscalers",
+        "hpa",
+        "poddisruptionbudget",
+        "poddisruptionbudgets",
+        "pdb",
+        "lease",
+        "leases",
+        "controllerrevision",
+        "controllerrevisions",
+        "podtemplate",
+        "podtemplates",
+        "replicationcontroller",
+        "replicationcontrollers",
+        "rc",
     }
 )
 NAMESPACE_TYPES = frozenset({"namespace", "namespaces", "ns"})
-_NODE_COMMANDS = frozenset({"drain", "cordon", "uncordon", "taint"})
 _MANIFEST_FLAGS = ("filename", "kustomize")
 
 
@@ -289,40 +328,82 @@ def namespaces_reached(reading: Reading, namespace: str) -> tuple[str, ...] | No
 
     ``namespace`` is the resolved one (flag, context or default). Manifests
     without an explicit ``-n`` carry their own namespaces; ``-A``, node
-    commands, cluster-scoped types and plugins reach everything.
+    commands, ``--raw``, ``proxy``, ``certificate``, non-namespaced or unknown
+    resource types and plugins reach everything.
     """
     if reading.plugin or " ".join(reading.command) not in COMMAND_TABLE:
         return None
-    if _flag_true(reading, "all-namespaces"):
+    if _flag_true(reading, "all-namespaces") or reading.last("raw"):
         return None
-    if reading.command and reading.command[0] in _NODE_COMMANDS:
+    if reading.command and reading.command[0] in _EVERYWHERE_COMMANDS:
         return None
     explicit_namespace = reading.last("namespace")
     if any(reading.has(flag) for flag in _MANIFEST_FLAGS) and not explicit_namespace:
         return None
     if reading.command[:1] == ("create",) and reading.command[1:2] == ("namespace",):
         return tuple(reading.positionals[:1]) or None
-    positionals = list(reading.positionals)
-    if not positionals:
+    if reading.command[:1] == ("create",) and reading.command[1:2] in _CLUSTER_WIDE_CREATES:
+        return None
+    if reading.command[:1] == ("cp",):
+        # kubectl cp NAMESPACE/POD:PATH names its namespace inside the argument.
+        reached = {namespace}
+        for word in reading.positionals:
+            location, colon, _ = word.partition(":")
+            if colon and "/" in location:
+                reached.add(location.split("/", 1)[0])
+        return tuple(sorted(reached))
+    return _resource_namespaces(list(reading.positionals), reading.command, namespace)
+
+
+def _resource_namespaces(
+    positionals: list[str], command: tuple[str, ...], namespace: str
+) -> tuple[str, ...] | None:
+    if not positionals or command[0] not in _RESOURCE_COMMANDS:
         return (namespace,)
     first_types = [_resource_type(t) for t in positionals[0].split(",")]
-    if "/" not in positionals[0] and any(t in NAMESPACE_TYPES for t in first_types):
-        # delete ns a b: the named namespaces (and, for mixed lists, the current one)
-        reached = set(positionals[1:])
-        if any(t not in NAMESPACE_TYPES for t in first_types):
-            reached.add(namespace)
+    if "/" not in positionals[0]:
+        reached: set[str] = set()
+        for kind in first_types:
+            if kind in NAMESPACE_TYPES:
+                reached.update(positionals[1:])
+            elif kind in NAMESPACED:
+                reached.add(namespace)
+            else:
+                return None
         return tuple(sorted(reached)) or None
-    if "/" not in positionals[0] and any(t in CLUSTER_SCOPED for t in first_types):
-        return None
     reached = set()
     for word in positionals:
-        if "/" not in word:
+        kind, slash, name = word.partition("/")
+        if not slash:
             continue
-        kind, _, name = word.partition("/")
         if _resource_type(kind) in NAMESPACE_TYPES:
             reached.add(name)
-        elif _resource_type(kind) in CLUSTER_SCOPED:
-            return None
-        else:
+        elif _resource_type(kind) in NAMESPACED:
             reached.add(namespace)
+        else:
+            return None
     return tuple(sorted(reached)) if reached else (namespace,)
+
+
+_CLUSTER_WIDE_CREATES = frozenset({("clusterrole",), ("clusterrolebinding",), ("priorityclass",)})
+_EVERYWHERE_COMMANDS = frozenset({"drain", "cordon", "uncordon", "taint", "proxy", "certificate"})
+# Commands whose first positional words are resource types (TYPE NAME or TYPE/NAME).
+_RESOURCE_COMMANDS = frozenset(
+    {
+        "delete",
+        "label",
+        "annotate",
+        "patch",
+        "edit",
+        "scale",
+        "get",
+        "describe",
+        "rollout",
+        "set",
+        "autoscale",
+        "expose",
+        "wait",
+        "replace",
+        "apply",
+    }
+)

@@ -121,6 +121,15 @@ def command_accepts(command: tuple[str, ...], name: str) -> bool:
     return local is not None and name in local[0]
 
 
+def shadows_global(command: tuple[str, ...], name: str) -> bool:
+    """Whether ``command`` defines its own flag ``name``, hiding the global one.
+
+    ``create rolebinding --user alice`` names a subject, not the kubeconfig user.
+    """
+    local = table.COMMANDS.get(" ".join(command))
+    return local is not None and name in local[0] and name in table.GLOBAL_FLAGS
+
+
 def _subcommand(parent: tuple[str, ...], word: str) -> tuple[str, ...] | None:
     candidate = " ".join((*parent, word))
     if candidate in table.COMMANDS:

@@ -11,10 +11,10 @@ import os
 from kubesafe import kubectl_args
 from kubesafe.classify import LOCAL, Classification, classify, namespaces_reached, strictest
 from kubesafe.filecache import FileIndex
-from kubesafe.kubeconfig import Overrides, ResolveError, Target, resolve
+from kubesafe.kubeconfig import Overrides, ResolveError, Target, load_merged, resolve_merged
 from kubesafe.kubectl_args import ParsedArgs, Reading
 from kubesafe.policy import BLOCK as LEVEL_BLOCK
-from kubesafe.policy import NONE, Policy, Protection, load_policy, protection
+from kubesafe.policy import NONE, Policy, Protection, endpoint_rules, load_policy, protection
 from kubesafe.record import Record
 from kubesafe.versions.choose import Choice, choose
 
@@ -107,14 +107,19 @@ class Plan(Record):
 
 
 def overrides_from(reading: Reading) -> Overrides:
+    def global_value(name: str) -> str:
+        if not reading.plugin and kubectl_args.shadows_global(reading.command, name):
+            return ""
+        return reading.last(name) or ""
+
     return Overrides(
-        kubeconfig=reading.last("kubeconfig") or "",
-        context=reading.last("context") or "",
-        cluster=reading.last("cluster") or "",
-        user=reading.last("user") or "",
-        server=reading.last("server") or "",
-        namespace=reading.last("namespace") or "",
-        credentials=any(reading.last(name) for name in _CREDENTIAL_FLAGS),
+        kubeconfig=global_value("kubeconfig"),
+        context=global_value("context"),
+        cluster=global_value("cluster"),
+        user=global_value("user"),
+        server=global_value("server"),
+        namespace=global_value("namespace"),
+        credentials=any(global_value(name) for name in _CREDENTIAL_FLAGS),
     )
 
 
@@ -149,8 +154,10 @@ def make_plan(
     best: tuple[Protection, Target | None] = (_UNPROTECTED, None)
     if classification.category != LOCAL:
         for reading, reading_class in zip(parsed.readings, per_reading, strict=True):
+            overrides = overrides_from(reading)
             try:
-                target = resolve(overrides_from(reading), environment, files)
+                merged = load_merged(overrides, environment, files)
+                target = resolve_merged(merged, overrides, environment)
             except ResolveError as exc:
                 resolve_error = resolve_error or str(exc)
                 continue
@@ -164,6 +171,7 @@ def make_plan(
                 mutating=reading_class.mutating,
                 destructive=reading_class.destructive,
                 namespaces=namespaces_reached(reading, target.namespace),
+                endpoints=endpoint_rules(policy, merged),
             )
             if _outranks(found, best[0]):
                 best = (found, target)

@@ -13,6 +13,7 @@ import os
 
 from kubesafe.filecache import FileIndex, FileReadError
 from kubesafe.glob import glob_match
+from kubesafe.kubeconfig import Merged, Target
 from kubesafe.policy_file import LEVELS, PolicyError, parse_policy, policy_path
 from kubesafe.record import Record
 
@@ -20,8 +21,6 @@ TYPE_CHECKING = False  # typing costs an import on the hot path; mypy treats thi
 if TYPE_CHECKING:
     from collections.abc import Mapping
     from typing import Any
-
-    from kubesafe.kubeconfig import Target
 
 NONE, CONFIRM, TYPED, BLOCK = LEVELS
 _RANK = {level: rank for rank, level in enumerate(LEVELS)}
@@ -182,7 +181,51 @@ def all_rules(policy: Policy, target: Target) -> tuple[Rule, ...]:
     return policy.rules + tuple(rule for rule in extra if rule is not None)
 
 
+def endpoint_rules(policy: Policy, merged: Merged) -> tuple[Rule, ...]:
+    """Rules that carry a context's protection over to its cluster and API server.
+
+    A rule naming the context ``prod`` must also catch ``--cluster prod``,
+    ``--server <prod's URL>`` and a ``sandbox`` context that points at prod's
+    cluster: whatever the path, the same API server is hit.
+    """
+    derived: list[Rule] = []
+    for name, (cluster, _user, _namespace, extension) in merged.contexts.items():
+        probe = Target(name, cluster, "", "", "", merged.files, extension, None)
+        for rule in all_rules(policy, probe):
+            if rule.kind not in _CONTEXT_KINDS or not _matches_target(rule, probe):
+                continue
+            source = f"{rule.source}, via context {name!r}"
+            if cluster:
+                derived.append(
+                    Rule(
+                        "cluster-of", cluster, rule.environment, rule.level, rule.namespaces, source
+                    )
+                )
+            server = merged.clusters.get(cluster, ("", None))[0]
+            if server:
+                derived.append(
+                    Rule(
+                        "server-of",
+                        normalize_server(server),
+                        rule.environment,
+                        rule.level,
+                        rule.namespaces,
+                        source,
+                    )
+                )
+    return tuple(dict.fromkeys(derived))
+
+
+_CONTEXT_KINDS = frozenset({"context", "context-regex", "kubeconfig-context"})
+
+
 def _matches_target(rule: Rule, target: Target) -> bool:
+    if rule.kind == "cluster-of":
+        return target.cluster == rule.pattern
+    if rule.kind == "server-of":
+        return normalize_server(target.server) == rule.pattern
+    if rule.kind == "kubeconfig-context":
+        return target.context == rule.pattern
     if rule.kind == "context":
         return bool(target.context) and glob_match(rule.pattern, target.context)
     if rule.kind == "context-regex":
@@ -218,10 +261,12 @@ def protection(
     mutating: bool,
     destructive: bool,
     namespaces: tuple[str, ...] | None,
+    endpoints: tuple[Rule, ...] = (),
 ) -> Protection:
+    """``endpoints``: ``endpoint_rules`` for the kubeconfig the target came from."""
     matching = tuple(
         rule
-        for rule in all_rules(policy, target)
+        for rule in (*all_rules(policy, target), *endpoints)
         if _matches_target(rule, target) and _matches_namespaces(rule, namespaces)
     )
     if not matching:

@@ -95,6 +95,12 @@ CASES: list[tuple[str, str]] = [
     ("delete | pod web-0", D),
     ("delete | ns prod-data", D),
     ("delete | --raw /api/v1/namespaces/x", D),
+    ("delete | --raw /api/v1/namespaces/x --dry-run=server", D),
+    ("create | --raw /api/v1/namespaces -f ns.json --dry-run=server", W),
+    ("replace | --raw /api/v1/namespaces/x -f ns.json --dry-run", W),
+    ("create | --edit -f ns.json --dry-run=server", W),
+    ("create | foo --dry-run=server", W),
+    ("create | foo --help", W),
     ("delete | pods --all --dry-run=none", D),
     ("drain | node-1 --ignore-daemonsets", D),
     ("replace | --force -f app.yaml", D),
@@ -277,3 +283,9 @@ def test_decision_block_for_unresolvable_writes(world: dict[str, str]) -> None:
     assert plan.decision == BLOCK and "cannot tell where this write goes" in plan.decision_reason
     read = make_plan(["--context", "nope", "get", "pods"], world)
     assert read.decision == ALLOW
+
+
+def test_a_commands_own_user_flag_is_not_the_kubeconfig_user(world: dict[str, str]) -> None:
+    plan = make_plan(["create", "rolebinding", "rb", "--clusterrole=view", "--user=alice"], world)
+    assert plan.resolve_error is None and plan.target is not None
+    assert plan.target.user == "" and plan.decision == ALLOW

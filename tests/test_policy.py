@@ -274,3 +274,50 @@ def test_namespace_reach_through_plan(env_with) -> None:  # type: ignore[no-unty
     assert decision("delete", "namespace/staging") == CONFIRM
     assert decision("delete", "clusterrole", "x", "-n", "dev-1") == CONFIRM
     assert decision("drain", "node-1") == CONFIRM
+    assert decision("delete", "ipaddress", "x", "-n", "dev-1") == CONFIRM  # not known as namespaced
+    assert decision("delete", "clusterissuers.cert-manager.io", "x", "-n", "dev-1") == CONFIRM
+    assert (
+        decision("delete", "--raw", "/api/v1/namespaces/staging/pods/x", "-n", "dev-1") == CONFIRM
+    )
+    assert decision("cp", "./f", "staging/pod1:/tmp/f", "-n", "dev-1") == CONFIRM
+    assert decision("cp", "./f", "pod1:/tmp/f", "-n", "dev-1") == ALLOW
+    assert decision("proxy", "-n", "dev-1") == CONFIRM
+    assert decision("certificate", "approve", "csr-1", "-n", "dev-1") == CONFIRM
+    assert (
+        decision("create", "clusterrole", "r", "--verb=get", "--resource=pods", "-n", "dev-1")
+        == CONFIRM
+    )
+    assert decision("delete", "deploy/web", "pod/x", "-n", "dev-1") == ALLOW
+
+
+def test_a_context_rule_also_protects_its_cluster_and_server(tmp_path: Path) -> None:
+    config = write(
+        tmp_path / "kubeconfig",
+        kubeconfig(
+            clusters={"p": PROD_URL, "d": "https://dev:6443"},
+            contexts={
+                "prod": {"cluster": "p"},
+                "dev": {"cluster": "d"},
+                "sandbox": {"cluster": "p"},
+            },
+            current="dev",
+        ),
+    )
+    policy = write(tmp_path / "policy.yaml", "rules:\n  - context: prod\n")
+    env = {
+        "HOME": str(tmp_path),
+        "KUBECONFIG": str(config),
+        "KUBESAFE_CONFIG": str(policy),
+        "PATH": "",
+    }
+
+    def decision(*argv: str) -> str:
+        return make_plan(list(argv), env).decision
+
+    assert decision("delete", "ns", "x") == ALLOW  # dev
+    assert decision("--cluster", "p", "delete", "ns", "x") == CONFIRM
+    assert decision("-s", "HTTPS://API.PROD.EXAMPLE:6443/", "delete", "ns", "x") == CONFIRM
+    assert decision("--context", "sandbox", "delete", "ns", "x") == CONFIRM
+    plan = make_plan(["--context", "sandbox", "delete", "ns", "x"], env)
+    assert plan.protection.deciding is not None
+    assert "via context 'prod'" in plan.protection.deciding.source

@@ -13,6 +13,7 @@ from kubesafe.policy import (
     Policy,
     Rule,
     all_rules,
+    endpoint_rules,
     load_policy,
     protection,
     rule_levels,
@@ -84,7 +85,7 @@ def unprotect(pattern: str, env: Mapping[str, str]) -> str:
     raise CommandError(f"no rule for {pattern!r} in {path}{hint}")
 
 
-def _context_targets(env: Mapping[str, str]) -> tuple[list[Target], Policy]:
+def _context_targets(env: Mapping[str, str]) -> tuple[list[Target], Policy, tuple[Rule, ...]]:
     index = FileIndex()
     try:
         merged = load_merged(Overrides(), env, index)
@@ -98,14 +99,16 @@ def _context_targets(env: Mapping[str, str]) -> tuple[list[Target], Policy]:
             continue
     policy = load_policy(env, index)
     index.save()
-    return targets, policy
+    return targets, policy, endpoint_rules(policy, merged)
 
 
 def rule_reports(env: Mapping[str, str]) -> tuple[list[RuleReport], Policy]:
-    targets, policy = _context_targets(env)
+    targets, policy, endpoints = _context_targets(env)
     reports: dict[Rule, list[str]] = {rule: [] for rule in policy.rules}
     for target in targets:
-        found = protection(policy, target, mutating=True, destructive=True, namespaces=None)
+        found = protection(
+            policy, target, mutating=True, destructive=True, namespaces=None, endpoints=endpoints
+        )
         for rule in found.rules:
             reports.setdefault(rule, []).append(target.context)
         for rule in all_rules(policy, target):
