@@ -57,6 +57,29 @@ def _loader() -> Any:
         kept = [(tag, rx) for tag, rx in entries if tag != "tag:yaml.org,2002:timestamp"]
         if kept:
             resolvers[first] = kept
+
+    def flatten_mapping(self: Any, node: Any) -> None:
+        # go-yaml applies a merge key ("<<") where it stands: later keys win, so a
+        # merged value overrides an explicit key written before it (PyYAML would let
+        # the explicit key win). In a merged list, earlier mappings win.
+        merged: list[tuple[Any, Any]] = []
+        for key, value in node.value:
+            if key.tag != "tag:yaml.org,2002:merge":
+                merged.append((key, value))
+                continue
+            sources = (
+                list(reversed(value.value)) if isinstance(value, yaml.SequenceNode) else [value]
+            )
+            for source in sources:
+                if not isinstance(source, yaml.MappingNode):
+                    raise KubeconfigError(
+                        f"line {source.start_mark.line + 1}: a merge key (<<) needs a mapping"
+                    )
+                self.flatten_mapping(source)
+                merged.extend(source.value)
+        node.value = merged
+
+    GoLikeLoader.flatten_mapping = flatten_mapping
     GoLikeLoader.yaml_implicit_resolvers = resolvers
     GoLikeLoader.bool_values = {**base.bool_values, "y": True, "n": False}
     GoLikeLoader.add_implicit_resolver(
