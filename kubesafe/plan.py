@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import os
 
-from kubesafe import kubectl_args
+from kubesafe import kubectl_args, kuberc
 from kubesafe.classify import LOCAL, Classification, classify, namespaces_reached, strictest
 from kubesafe.filecache import FileIndex
 from kubesafe.kubeconfig import Overrides, ResolveError, Target, load_merged, resolve_merged
@@ -144,12 +144,11 @@ def make_plan(
 ) -> Plan:
     """Everything about a kubectl call, from remembered facts only (no network)."""
     environment = os.environ if env is None else env
-    parsed = kubectl_args.parse(argv)
+    files = index if index is not None else FileIndex()
+    parsed, resolve_error = _with_kuberc(argv, environment, files)
     per_reading = [classify(reading) for reading in parsed.readings]
     classification = strictest(per_reading)
-    files = index if index is not None else FileIndex()
     targets: list[Target] = []
-    resolve_error: str | None = None
     policy: Policy | None = None
     best: tuple[Protection, Target | None] = (_UNPROTECTED, None)
     if classification.category != LOCAL:
@@ -197,6 +196,22 @@ def make_plan(
         policy=policy,
         choice=choice,
     )
+
+
+def _with_kuberc(
+    argv: list[str] | tuple[str, ...], env: Mapping[str, str], files: FileIndex
+) -> tuple[ParsedArgs, str | None]:
+    """Parse argv as kubectl will run it once kuberc aliases and defaults apply."""
+    parsed = kubectl_args.parse(argv)
+    try:
+        rc = kuberc.load(parsed.primary, env, files)
+    except kuberc.KubercError as exc:
+        return parsed, f"{exc}; its aliases and defaults may change any command"
+    if rc:
+        effective = kuberc.expand(list(argv), parsed.primary, rc)
+        if effective is not None:
+            parsed = kubectl_args.parse(effective)
+    return parsed, None
 
 
 _RANK = {"none": 0, "confirm": 1, "typed": 2, "block": 3}
