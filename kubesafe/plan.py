@@ -170,7 +170,7 @@ def make_plan(
                 mutating=reading_class.mutating,
                 destructive=reading_class.destructive,
                 namespaces=namespaces_reached(reading, target.namespace),
-                endpoints=endpoint_rules(policy, merged),
+                endpoints=endpoint_rules(policy, merged, target),
             )
             if _outranks(found, best[0]):
                 best = (found, target)

@@ -181,49 +181,45 @@ def all_rules(policy: Policy, target: Target) -> tuple[Rule, ...]:
     return policy.rules + tuple(rule for rule in extra if rule is not None)
 
 
-def endpoint_rules(policy: Policy, merged: Merged) -> tuple[Rule, ...]:
-    """Rules that carry a context's protection over to its cluster and API server.
+def endpoint_rules(policy: Policy, merged: Merged, target: Target) -> tuple[Rule, ...]:
+    """Protection that other contexts' rules carry over to ``target``'s endpoint.
 
     A rule naming the context ``prod`` must also catch ``--cluster prod``,
     ``--server <prod's URL>`` and a ``sandbox`` context that points at prod's
-    cluster: whatever the path, the same API server is hit.
+    cluster: whatever the path, the same API server is hit. So every context
+    sharing the target's cluster or API server lends it its rules.
     """
+    server = normalize_server(target.server)
     derived: list[Rule] = []
     for name, (cluster, _user, _namespace, extension) in merged.contexts.items():
-        probe = Target(name, cluster, "", "", "", merged.files, extension, None)
-        for rule in all_rules(policy, probe):
-            if rule.kind not in _CONTEXT_KINDS or not _matches_target(rule, probe):
+        if name == target.context:
+            continue
+        if not (cluster and cluster == target.cluster):
+            other = merged.clusters.get(cluster, ("", None))[0]
+            if not other or normalize_server(other) != server:
                 continue
-            source = f"{rule.source}, via context {name!r}"
-            if cluster:
+        probe = Target(
+            name, cluster, "", other_server(merged, cluster), "", merged.files, extension
+        )
+        for rule in all_rules(policy, probe):
+            if rule.kind in _CONTEXT_KINDS and _matches_target(rule, probe):
+                source = f"{rule.source}, via context {name!r} (same endpoint)"
                 derived.append(
-                    Rule(
-                        "cluster-of", cluster, rule.environment, rule.level, rule.namespaces, source
-                    )
+                    Rule("endpoint", name, rule.environment, rule.level, rule.namespaces, source)
                 )
-            server = merged.clusters.get(cluster, ("", None))[0]
-            if server:
-                derived.append(
-                    Rule(
-                        "server-of",
-                        normalize_server(server),
-                        rule.environment,
-                        rule.level,
-                        rule.namespaces,
-                        source,
-                    )
-                )
-    return tuple(dict.fromkeys(derived))
+    return tuple(derived)
+
+
+def other_server(merged: Merged, cluster: str) -> str:
+    return merged.clusters.get(cluster, ("", None))[0]
 
 
 _CONTEXT_KINDS = frozenset({"context", "context-regex", "kubeconfig-context"})
 
 
 def _matches_target(rule: Rule, target: Target) -> bool:
-    if rule.kind == "cluster-of":
-        return target.cluster == rule.pattern
-    if rule.kind == "server-of":
-        return normalize_server(target.server) == rule.pattern
+    if rule.kind == "endpoint":
+        return True  # derived for this very target by endpoint_rules
     if rule.kind == "kubeconfig-context":
         return target.context == rule.pattern
     if rule.kind == "context":

@@ -7,7 +7,14 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 
 from kubesafe.filecache import FileIndex
-from kubesafe.kubeconfig import Overrides, ResolveError, Target, load_merged, resolve_merged
+from kubesafe.kubeconfig import (
+    Merged,
+    Overrides,
+    ResolveError,
+    Target,
+    load_merged,
+    resolve_merged,
+)
 from kubesafe.policy import (
     DEFAULT_ENVIRONMENT,
     Policy,
@@ -85,7 +92,7 @@ def unprotect(pattern: str, env: Mapping[str, str]) -> str:
     raise CommandError(f"no rule for {pattern!r} in {path}{hint}")
 
 
-def _context_targets(env: Mapping[str, str]) -> tuple[list[Target], Policy, tuple[Rule, ...]]:
+def _context_targets(env: Mapping[str, str]) -> tuple[list[Target], Policy, Merged]:
     index = FileIndex()
     try:
         merged = load_merged(Overrides(), env, index)
@@ -99,17 +106,24 @@ def _context_targets(env: Mapping[str, str]) -> tuple[list[Target], Policy, tupl
             continue
     policy = load_policy(env, index)
     index.save()
-    return targets, policy, endpoint_rules(policy, merged)
+    return targets, policy, merged
 
 
 def rule_reports(env: Mapping[str, str]) -> tuple[list[RuleReport], Policy]:
-    targets, policy, endpoints = _context_targets(env)
+    targets, policy, merged = _context_targets(env)
     reports: dict[Rule, list[str]] = {rule: [] for rule in policy.rules}
     for target in targets:
+        endpoints = endpoint_rules(policy, merged, target)
         found = protection(
             policy, target, mutating=True, destructive=True, namespaces=None, endpoints=endpoints
         )
         for rule in found.rules:
+            if rule.kind == "endpoint":
+                # Shown under the rule it was carried over from.
+                origin = next((r for r in reports if rule.source.startswith(r.source)), None)
+                if origin is not None:
+                    reports[origin].append(f"{target.context} (same endpoint)")
+                continue
             reports.setdefault(rule, []).append(target.context)
         for rule in all_rules(policy, target):
             reports.setdefault(rule, [])
