@@ -9,7 +9,7 @@ Alternately (A B A B ...), so that machine noise hits both sides:
 * raw: ``httpx.Client().stream("GET", url)`` copied chunk by chunk into a temporary file
   (no hashing, no fsync): the transfer rate on this machine;
 * install: ``kubesafe.versions.download.install()`` into an empty store: digest request,
-  streamed download hashed on the way, fsync, rename.
+  streamed download hashed on the way, chmod, atomic rename.
 
 Medians in MB/s (1 MB = 10**6 bytes) and their ratio (target: install >= 80% of raw), then
 the peak RSS of one run of each in a fresh subprocess, and how much it grew during the

@@ -48,10 +48,18 @@ def cached(directory: str | None = None) -> list[Candidate]:
     for name in names:
         version = parse_git_version(name)
         binary = os.path.join(root, name, KUBECTL_NAME)
-        if version is not None and name == version.tag and os.access(binary, os.X_OK):
+        if version is not None and name == version.tag and _runnable(binary):
             found.append(Candidate(version, binary, "cache"))
     found.sort(key=lambda c: c.version or (0, 0, 0), reverse=True)
     return found
+
+
+def _runnable(path: str) -> bool:
+    """Executable and not empty (a crash right after a download can leave it empty)."""
+    try:
+        return os.stat(path).st_size > 0 and os.access(path, os.X_OK)
+    except OSError:
+        return False
 
 
 def _versioned_name(name: str) -> bool:
