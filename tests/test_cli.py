@@ -196,3 +196,15 @@ def test_windows_child_mode_returns_the_exit_status() -> None:
 
     assert _run_child("/bin/sh", ["sh", "-c", "exit 7"], dict(os.environ)) == 7
     assert _run_child("/nonexistent/kubectl", ["kubectl"], dict(os.environ)) == 127
+
+
+def test_explain_changes_no_remembered_state(
+    env: dict[str, str], isolated_home: Path, tmp_path: Path
+) -> None:
+    kubectl = tmp_path / "kubectl"
+    kubectl.write_text('#!/bin/sh\necho \'{"clientVersion": {"gitVersion": "v1.30.1"}}\'\n')
+    kubectl.chmod(0o755)
+    for _ in range(2):
+        report = explain(env, "--context", "prod", "get", "pods")
+        assert report["server_version"] is None and report["server_version_stale"] is True
+    assert not (isolated_home / ".cache" / "kubesafe" / "server-versions.marshal").exists()

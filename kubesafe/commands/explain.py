@@ -93,10 +93,10 @@ def render_text(plan: Plan) -> str:
         kubectl = data["kubectl"] or "(none)"
         if data["kubectl_version"]:
             kubectl += f" {data['kubectl_version']}"
-    lines.append(f"kubectl:     {kubectl}  ({data['kubectl_reason']})")
     if data["context"] is not None:
         server_version = data["server_version"] or "unknown"
         if data["server_version_stale"]:
-            server_version += " (will ask the server before running)"
-        lines.append(f"server:      version {server_version}")
+            server_version += " (kubesafe kubectl asks the server first; the choice may change)"
+        lines.append(f"version:     server {server_version}")
+    lines.append(f"kubectl:     {kubectl}  ({data['kubectl_reason']})")
     return "\n".join(lines)

@@ -125,7 +125,9 @@ def choose(
             selection = select(
                 parsed, candidates, dict(settings), context=target.context, last_used=last_used
             )
-    if target is not None and selection.version and selection.path:
+    if discover and target is not None and parsed is not None and selection.version:
+        # Remembered as the fallback for when this server cannot be asked. Only a choice
+        # made from the server's real version counts (explain and fallbacks never do).
         cache.record_use(target.server, selection.version)
     if selection.path is None and selection.download is None:
         selection = Selection(None, "", None, f"{selection.reason}: {NO_KUBECTL}")
