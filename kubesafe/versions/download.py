@@ -41,6 +41,7 @@ DEFAULT_BASE_URL = "https://dl.k8s.io"
 
 # Preferred first. kubectl.sha256 exists from 1.16 on, kubectl.sha512 from 1.12 on.
 _DIGESTS = (("sha256", 64), ("sha512", 128))
+_BATCH = 1 << 20
 _PRERELEASES = ("alpha", "beta", "rc")
 _PART_PREFIX, _PART_SUFFIX = ".kubectl-", ".part"
 _MIRROR_HINT = "check the version and KUBESAFE_MIRROR, or retry"
@@ -350,16 +351,25 @@ class _ThreadedHash:
         import threading
 
         self._hash = hashlib.new(algorithm)
-        self._queue: queue.Queue[bytes | None] = queue.Queue(maxsize=64)
+        # Chunks travel in batches of about a megabyte: one hand-off per chunk costs
+        # more than the hashing it saves.
+        self._queue: queue.Queue[list[bytes] | None] = queue.Queue(maxsize=8)
+        self._batch: list[bytes] = []
+        self._batched = 0
         self._thread = threading.Thread(target=self._run, name="kubesafe-hash", daemon=True)
         self._thread.start()
 
     def _run(self) -> None:
-        while (chunk := self._queue.get()) is not None:
-            self._hash.update(chunk)
+        while (batch := self._queue.get()) is not None:
+            for chunk in batch:
+                self._hash.update(chunk)
 
     def update(self, chunk: bytes) -> None:
-        self._queue.put(chunk)
+        self._batch.append(chunk)
+        self._batched += len(chunk)
+        if self._batched >= _BATCH:
+            self._queue.put(self._batch)
+            self._batch, self._batched = [], 0
 
     def hexdigest(self) -> str:
         self._stop()
@@ -367,6 +377,9 @@ class _ThreadedHash:
 
     def _stop(self) -> None:
         if self._thread.is_alive():
+            if self._batch:
+                self._queue.put(self._batch)
+                self._batch, self._batched = [], 0
             self._queue.put(None)
             self._thread.join()
 
