@@ -44,12 +44,6 @@ def _identity(st: os.stat_result) -> Identity:
     return (st.st_dev, st.st_ino, st.st_size, st.st_mtime_ns, st.st_ctime_ns)
 
 
-def _is_private(st: os.stat_result) -> bool:
-    if not hasattr(os, "getuid"):
-        return True
-    return st.st_uid == os.getuid() and not st.st_mode & 0o022
-
-
 def default_path() -> str:
     return os.path.join(paths.cache_dir(), "parsed-files.marshal")
 
@@ -66,12 +60,12 @@ class FileIndex:
         self._load()
 
     def _load(self) -> None:
+        content = paths.read_private(self.path)
+        if content is None:
+            return
         try:
-            with open(self.path, "rb") as handle:
-                if not _is_private(os.fstat(handle.fileno())):
-                    return
-                payload = marshal.loads(handle.read())
-        except (OSError, EOFError, ValueError, TypeError):
+            payload = marshal.loads(content)
+        except (EOFError, ValueError, TypeError):
             return
         valid = isinstance(payload, tuple) and len(payload) == 2 and payload[0] == _HEADER
         if valid and isinstance(payload[1], dict):
@@ -137,18 +131,5 @@ class FileIndex:
 
     def save(self) -> None:
         """Write the cache atomically if it changed; failures only cost speed."""
-        if not self.dirty:
-            return
-        temporary = f"{self.path}.{os.getpid()}.{time.monotonic_ns()}.tmp"
-        try:
-            paths.ensure_private_dir(os.path.dirname(self.path))
-            fd = os.open(temporary, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
-            with os.fdopen(fd, "wb") as handle:
-                handle.write(marshal.dumps((_HEADER, self.entries)))
-            os.replace(temporary, self.path)
+        if self.dirty and paths.write_private(self.path, marshal.dumps((_HEADER, self.entries))):
             self.dirty = False
-        except (OSError, ValueError):
-            try:
-                os.unlink(temporary)
-            except OSError:
-                pass

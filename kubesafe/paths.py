@@ -57,3 +57,41 @@ def ensure_private_dir(path: str) -> str:
     """Create ``path`` (and parents) readable by the owner alone."""
     os.makedirs(path, mode=0o700, exist_ok=True)
     return path
+
+
+def is_private(st: os.stat_result) -> bool:
+    """Owned by this user and writable by no one else (a cache that decides protection)."""
+    if not hasattr(os, "getuid"):
+        return True
+    return st.st_uid == os.getuid() and not st.st_mode & 0o022
+
+
+def read_private(path: str) -> bytes | None:
+    """A private file's content; None when missing, unreadable or writable by others."""
+    try:
+        with open(path, "rb") as handle:
+            if not is_private(os.fstat(handle.fileno())):
+                return None
+            return handle.read()
+    except OSError:
+        return None
+
+
+def write_private(path: str, payload: bytes) -> bool:
+    """Atomically replace ``path`` with a 0600 file; False (and nothing left) on failure."""
+    import time
+
+    temporary = f"{path}.{os.getpid()}.{time.monotonic_ns()}.tmp"
+    try:
+        ensure_private_dir(os.path.dirname(path))
+        fd = os.open(temporary, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+        with os.fdopen(fd, "wb") as handle:
+            handle.write(payload)
+        os.replace(temporary, path)
+        return True
+    except OSError:
+        try:
+            os.unlink(temporary)
+        except OSError:
+            pass
+        return False

@@ -20,12 +20,6 @@ FAILURE_TTL = 300.0
 _HEADER = ("kubesafe-server-versions", 1, __version__)
 
 
-def _is_private(st: os.stat_result) -> bool:
-    if not hasattr(os, "getuid"):
-        return True
-    return st.st_uid == os.getuid() and not st.st_mode & 0o022
-
-
 class ServerVersions:
     """{server: (git_version or "", checked_at, failed, last_used_kubectl_tag)}."""
 
@@ -33,14 +27,13 @@ class ServerVersions:
         self.path = path or os.path.join(paths.cache_dir(), "server-versions.marshal")
         self.entries: dict[str, tuple[str, float, bool, str]] = {}
         self.dirty = False
+        content = paths.read_private(self.path)
         try:
-            with open(self.path, "rb") as handle:
-                if _is_private(os.fstat(handle.fileno())):
-                    payload = marshal.loads(handle.read())
-                    if isinstance(payload, tuple) and len(payload) == 2 and payload[0] == _HEADER:
-                        self.entries = dict(payload[1])
-        except (OSError, EOFError, ValueError, TypeError):
-            pass
+            payload = marshal.loads(content) if content is not None else None
+        except (EOFError, ValueError, TypeError):
+            payload = None
+        if isinstance(payload, tuple) and len(payload) == 2 and payload[0] == _HEADER:
+            self.entries = dict(payload[1])
 
     def known(self, server: str) -> str | None:
         """The last version the server reported, however old."""
@@ -75,18 +68,5 @@ class ServerVersions:
             self.dirty = True
 
     def save(self) -> None:
-        if not self.dirty:
-            return
-        temporary = f"{self.path}.{os.getpid()}.tmp"
-        try:
-            paths.ensure_private_dir(os.path.dirname(self.path))
-            fd = os.open(temporary, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
-            with os.fdopen(fd, "wb") as handle:
-                handle.write(marshal.dumps((_HEADER, self.entries)))
-            os.replace(temporary, self.path)
+        if self.dirty and paths.write_private(self.path, marshal.dumps((_HEADER, self.entries))):
             self.dirty = False
-        except (OSError, ValueError):
-            try:
-                os.unlink(temporary)
-            except OSError:
-                pass
