@@ -145,10 +145,6 @@ class Classification(Record):
         return self.category == DESTRUCTIVE
 
 
-def severity(category: str) -> int:
-    return _SEVERITY[category]
-
-
 def _flag_true(reading: Reading, name: str) -> bool:
     """The flag is set to true, and the command really has it.
 

@@ -14,7 +14,15 @@ from kubesafe.filecache import FileIndex
 from kubesafe.kubeconfig import Overrides, ResolveError, Target, load_merged, resolve_merged
 from kubesafe.kubectl_args import ParsedArgs, Reading
 from kubesafe.policy import BLOCK as LEVEL_BLOCK
-from kubesafe.policy import NONE, Policy, Protection, endpoint_rules, load_policy, protection
+from kubesafe.policy import (
+    NONE,
+    Policy,
+    Protection,
+    endpoint_rules,
+    level_rank,
+    load_policy,
+    protection,
+)
 from kubesafe.record import Record
 from kubesafe.versions.choose import Choice, choose
 
@@ -214,12 +222,9 @@ def _with_kuberc(
     return parsed, None
 
 
-_RANK = {"none": 0, "confirm": 1, "typed": 2, "block": 3}
-
-
 def _outranks(candidate: Protection, current: Protection) -> bool:
-    if _RANK[candidate.level] != _RANK[current.level]:
-        return _RANK[candidate.level] > _RANK[current.level]
+    if candidate.level != current.level:
+        return level_rank(candidate.level) > level_rank(current.level)
     return candidate.protected and not current.protected
 
 

@@ -53,14 +53,6 @@ class Rule(Record):
         self.namespaces = namespaces
         self.source = source
 
-    def describe(self) -> str:
-        parts = [f"{self.kind} {self.pattern!r}", f"env {self.environment}"]
-        if self.level:
-            parts.append(f"level {self.level}")
-        if self.namespaces:
-            parts.append(f"namespaces {', '.join(self.namespaces)}")
-        return ", ".join(parts)
-
 
 class Policy(Record):
     """The user's config file: protection rules, plus prompt aliases and kubectl settings."""
@@ -194,13 +186,11 @@ def endpoint_rules(policy: Policy, merged: Merged, target: Target) -> tuple[Rule
     for name, (cluster, _user, _namespace, extension) in merged.contexts.items():
         if name == target.context:
             continue
-        if not (cluster and cluster == target.cluster):
-            other = merged.clusters.get(cluster, ("", None))[0]
-            if not other or normalize_server(other) != server:
-                continue
-        probe = Target(
-            name, cluster, "", other_server(merged, cluster), "", merged.files, extension
-        )
+        other = merged.clusters.get(cluster, ("", None))[0]
+        same_cluster = bool(cluster) and cluster == target.cluster
+        if not same_cluster and (not other or normalize_server(other) != server):
+            continue
+        probe = Target(name, cluster, "", other, "", merged.files, extension)
         for rule in all_rules(policy, probe):
             if rule.kind in _CONTEXT_KINDS and _matches_target(rule, probe):
                 source = f"{rule.source}, via context {name!r} (same endpoint)"
@@ -208,10 +198,6 @@ def endpoint_rules(policy: Policy, merged: Merged, target: Target) -> tuple[Rule
                     Rule("endpoint", name, rule.environment, rule.level, rule.namespaces, source)
                 )
     return tuple(derived)
-
-
-def other_server(merged: Merged, cluster: str) -> str:
-    return merged.clusters.get(cluster, ("", None))[0]
 
 
 _CONTEXT_KINDS = frozenset({"context", "context-regex", "kubeconfig-context"})
@@ -275,5 +261,6 @@ def protection(
     return Protection(deciding.environment, protected, level, matching, deciding)
 
 
-def stricter(a: str, b: str) -> str:
-    return a if _RANK[a] >= _RANK[b] else b
+def level_rank(level: str) -> int:
+    """Order of strictness: none < confirm < typed < block."""
+    return _RANK[level]

@@ -14,7 +14,6 @@ from __future__ import annotations
 import json
 import os
 import random
-import re
 import subprocess
 from dataclasses import dataclass
 from pathlib import Path
@@ -27,6 +26,7 @@ from kubesafe.commands.explain import plan_to_json
 from kubesafe.filecache import FileIndex
 from kubesafe.plan import make_plan
 from tests.support.fake_apiserver import FakeAPIServer
+from tests.support.kubectl_log import contacted_server
 
 pytestmark = pytest.mark.e2e
 
@@ -182,19 +182,6 @@ def _kubectl(
     )
 
 
-_URL = re.compile(r'url="([^"]+)"')
-
-
-def _first_server_url(stderr: str) -> str | None:
-    """The API server kubectl contacted, from its -v=6 request log."""
-    for match in _URL.finditer(stderr):
-        url = match.group(1)
-        for marker in ("/api?", "/api/", "/apis?", "/apis/", "/version"):
-            if marker in url:
-                return url[: url.index(marker)]
-    return None
-
-
 def _generated_cases(tmp_path: Path, apiserver: FakeAPIServer) -> list[tuple[Case, list[str]]]:
     rng = random.Random(20261129)
     cases = []
@@ -220,7 +207,7 @@ def test_resolution_matches_real_kubectl(
         where = (
             f"case {case.index}: kubectl {' '.join(argv)} (KUBECONFIG={case.env.get('KUBECONFIG')})"
         )
-        contacted = _first_server_url(result.stderr)
+        contacted = contacted_server(result.stderr)
         if contacted is None and result.stderr.rstrip().endswith("error: EOF"):
             # No credentials for an https server: kubectl asked stdin for a username
             # before connecting, so there is no request to compare with.

@@ -6,8 +6,6 @@ contacts (from its -v=6 log) is the server kubesafe decides about.
 
 from __future__ import annotations
 
-import re
-import subprocess
 from pathlib import Path
 
 import pytest
@@ -15,6 +13,7 @@ import pytest
 from kubesafe.commands.explain import plan_to_json
 from kubesafe.filecache import FileIndex
 from kubesafe.plan import ALLOW, BLOCK, CONFIRM, make_plan
+from tests.support.kubectl_log import kubectl_server
 
 pytestmark = pytest.mark.e2e
 
@@ -64,20 +63,6 @@ def env(tmp_path: Path) -> dict[str, str]:
     }
 
 
-def _kubectl_server(binary: Path, argv: list[str], env: dict[str, str]) -> str | None:
-    result = subprocess.run(
-        [str(binary), *argv, "-v=6", "--request-timeout=2s"],
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=30,
-        check=False,
-        stdin=subprocess.DEVNULL,
-    )
-    match = re.search(r'url="(http://127\.0\.0\.1:9/\w+)/', result.stderr)
-    return match.group(1) if match else None
-
-
 @pytest.mark.parametrize(
     "argv",
     [["delete", "ns", "x"], ["nuke", "x"], ["delete", "pod", "x", "--context", "dev"]],
@@ -85,7 +70,7 @@ def _kubectl_server(binary: Path, argv: list[str], env: dict[str, str]) -> str |
 def test_kuberc_changes_the_target_as_kubectl_sees_it(
     argv: list[str], env: dict[str, str], tmp_path: Path, kubectl37: Path
 ) -> None:
-    server = _kubectl_server(kubectl37, argv, env)
+    server = kubectl_server(kubectl37, argv, env)
     plan = make_plan(argv, env, FileIndex(str(tmp_path / "cache")))
     report = plan_to_json(plan)
     assert report["server"] == server
@@ -96,7 +81,7 @@ def test_kuberc_changes_the_target_as_kubectl_sees_it(
 def test_kuberc_can_be_turned_off(env: dict[str, str], tmp_path: Path, kubectl37: Path) -> None:
     for extra in ({"KUBERC": "off"}, {"KUBECTL_KUBERC": "false"}):
         both = {**env, **extra}
-        assert _kubectl_server(kubectl37, ["delete", "ns", "x"], both) == "http://127.0.0.1:9/dev"
+        assert kubectl_server(kubectl37, ["delete", "ns", "x"], both) == "http://127.0.0.1:9/dev"
         plan = make_plan(["delete", "ns", "x"], both, FileIndex(str(tmp_path / "c2")))
         assert plan.decision == ALLOW
 

@@ -6,8 +6,6 @@ it); PyYAML's default would let the explicit key win and report the wrong target
 
 from __future__ import annotations
 
-import re
-import subprocess
 from pathlib import Path
 
 import pytest
@@ -15,6 +13,7 @@ import pytest
 from kubesafe.commands.explain import plan_to_json
 from kubesafe.filecache import FileIndex
 from kubesafe.plan import make_plan
+from tests.support.kubectl_log import kubectl_server
 
 pytestmark = pytest.mark.e2e
 
@@ -65,16 +64,7 @@ def test_merge_keys_match_kubectl(name: str, tmp_path: Path, kubectl33: Path) ->
     config = tmp_path / "config"
     config.write_text(CASES[name])
     env = {"HOME": str(tmp_path), "KUBECONFIG": str(config), "PATH": ""}
-    result = subprocess.run(
-        [str(kubectl33), "get", "pods", "-v=6", "--request-timeout=2s"],
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=30,
-        check=False,
-        stdin=subprocess.DEVNULL,
-    )
-    match = re.search(r'url="(http://127\.0\.0\.1:9/\w+)/api', result.stderr)
-    assert match, result.stderr
+    server = kubectl_server(kubectl33, ["get", "pods"], env)
+    assert server is not None and server.startswith("http://127.0.0.1:9/")
     report = plan_to_json(make_plan(["get", "pods"], env, FileIndex(str(tmp_path / "cache"))))
-    assert report["server"] == match.group(1)
+    assert report["server"] == server
