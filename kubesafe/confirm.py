@@ -101,6 +101,8 @@ class Question:
     level: str  # "confirm" or "typed"
     label: str  # what a typed confirmation must match
     alternatives: tuple[str, ...] = ()
+    program: str = "kubectl"
+    details: tuple[tuple[str, str], ...] = ()  # extra rows, e.g. helm's release and chart
 
 
 def banner(question: Question, env: Mapping[str, str]) -> str:
@@ -110,7 +112,8 @@ def banner(question: Question, env: Mapping[str, str]) -> str:
         ("context", question.context or "(none)"),
         ("cluster", f"{question.cluster or '(none)'}  {question.server}"),
         ("namespace", question.namespace),
-        ("command", "kubectl " + shlex.join(question.argv)),
+        *question.details,
+        ("command", f"{question.program} " + shlex.join(question.argv)),
         ("class", question.category),
     ]
     lines = [paint(f"=== kubesafe: {title}target ===", question.environment, env)]

@@ -28,7 +28,9 @@ from kubesafe.versions.choose import Choice, choose
 
 TYPE_CHECKING = False  # typing costs an import on the hot path; mypy treats this as True
 if TYPE_CHECKING:
-    from collections.abc import Mapping
+    from collections.abc import Callable, Mapping
+
+    from kubesafe.kubeconfig import Merged
 
 ALLOW = "allow"
 CONFIRM = "confirm"
@@ -155,54 +157,164 @@ def make_plan(
     files = index if index is not None else FileIndex()
     parsed, resolve_error = _with_kuberc(argv, environment, files)
     per_reading = [classify(reading) for reading in parsed.readings]
-    classification = strictest(per_reading)
-    targets: list[Target] = []
-    policy: Policy | None = None
-    best: tuple[Protection, Target | None] = (_UNPROTECTED, None)
-    if classification.category != LOCAL:
-        for reading, reading_class in zip(parsed.readings, per_reading, strict=True):
-            overrides = overrides_from(reading)
-            try:
-                merged = load_merged(overrides, environment, files)
-                target = resolve_merged(merged, overrides, environment)
-            except ResolveError as exc:
-                resolve_error = resolve_error or str(exc)
-                continue
-            if target not in targets:
-                targets.append(target)
-            if policy is None:
-                policy = load_policy(environment, files)
-            found = protection(
-                policy,
-                target,
-                mutating=reading_class.mutating,
-                destructive=reading_class.destructive,
-                namespaces=namespaces_reached(reading, target.namespace),
-                endpoints=endpoint_rules(policy, merged, target),
-            )
-            if _outranks(found, best[0]):
-                best = (found, target)
-    decision, reason, overridable = _decide(classification, resolve_error, parsed, policy, best[0])
+    cases = [
+        Case(
+            overrides_from(reading),
+            reading_class,
+            _reach(reading),
+        )
+        for reading, reading_class in zip(parsed.readings, per_reading, strict=True)
+    ]
+    verdict = judge(
+        cases,
+        resolve_error,
+        exhaustive=parsed.exhaustive,
+        uncertain_flags=parsed.uncertain_flags,
+        env=environment,
+        index=files,
+    )
+    policy = verdict.policy
     if policy is None and not environment.get("KUBESAFE_KUBECTL"):
         policy = load_policy(environment, files)
     settings = policy.kubectl if policy is not None else {}
+    targets = verdict.targets
     choice = choose(targets[0] if targets else None, settings, environment, files)
     if index is None:
         files.save()
     return Plan(
         argv=tuple(argv),
         parsed=parsed,
+        classification=verdict.classification,
+        targets=targets,
+        resolve_error=verdict.resolve_error,
+        protection=verdict.protection,
+        guarded=verdict.guarded,
+        decision=verdict.decision,
+        decision_reason=verdict.decision_reason,
+        overridable=verdict.overridable,
+        policy_error=policy.error if policy else None,
+        policy=policy,
+        choice=choice,
+    )
+
+
+def _reach(reading: Reading) -> Callable[[str], tuple[str, ...] | None]:
+    def reached(namespace: str) -> tuple[str, ...] | None:
+        return namespaces_reached(reading, namespace)
+
+    return reached
+
+
+class Case(Record):
+    """One reading of an argv, as the decision needs it."""
+
+    __slots__ = ("classification", "namespaces", "overrides", "resolver")
+
+    def __init__(
+        self,
+        overrides: Overrides,
+        classification: Classification,
+        namespaces: Callable[[str], tuple[str, ...] | None],
+        resolver: Callable[[Merged, Overrides], Target] | None = None,
+    ) -> None:
+        self.overrides = overrides
+        self.classification = classification
+        # resolved namespace -> the namespaces the command can change (None: any)
+        self.namespaces = namespaces
+        # (merged kubeconfig, overrides) -> target; None means ``resolve_merged``.
+        self.resolver = resolver
+
+
+class Verdict(Record):
+    """What the policy decides for every reading of one command (kubectl's or helm's)."""
+
+    __slots__ = (
+        "classification",
+        "decision",
+        "decision_reason",
+        "guarded",
+        "overridable",
+        "policy",
+        "protection",
+        "resolve_error",
+        "targets",
+    )
+
+    def __init__(
+        self,
+        classification: Classification,
+        targets: tuple[Target, ...],
+        resolve_error: str | None,
+        policy: Policy | None,
+        protection: Protection,
+        guarded: Target | None,
+        decision: str,
+        decision_reason: str,
+        overridable: bool,
+    ) -> None:
+        self.classification = classification
+        self.targets = targets
+        self.resolve_error = resolve_error
+        self.policy = policy
+        self.protection = protection
+        self.guarded = guarded
+        self.decision = decision
+        self.decision_reason = decision_reason
+        self.overridable = overridable
+
+
+def judge(
+    cases: list[Case],
+    resolve_error: str | None,
+    *,
+    exhaustive: bool,
+    uncertain_flags: tuple[str, ...],
+    env: Mapping[str, str],
+    index: FileIndex,
+) -> Verdict:
+    """Resolve every reading's target, apply the policy, and decide (strictest wins)."""
+    classification = strictest([case.classification for case in cases])
+    targets: list[Target] = []
+    policy: Policy | None = None
+    best: tuple[Protection, Target | None] = (_UNPROTECTED, None)
+    if classification.category != LOCAL:
+        for case in cases:
+            try:
+                merged = load_merged(case.overrides, env, index)
+                if case.resolver is None:
+                    target = resolve_merged(merged, case.overrides, env)
+                else:
+                    target = case.resolver(merged, case.overrides)
+            except ResolveError as exc:
+                resolve_error = resolve_error or str(exc)
+                continue
+            if target not in targets:
+                targets.append(target)
+            if policy is None:
+                policy = load_policy(env, index)
+            found = protection(
+                policy,
+                target,
+                mutating=case.classification.mutating,
+                destructive=case.classification.destructive,
+                namespaces=case.namespaces(target.namespace),
+                endpoints=endpoint_rules(policy, merged, target),
+            )
+            if _outranks(found, best[0]):
+                best = (found, target)
+    decision, reason, overridable = _decide(
+        classification, resolve_error, exhaustive, uncertain_flags, policy, best[0]
+    )
+    return Verdict(
         classification=classification,
         targets=tuple(targets),
         resolve_error=resolve_error,
+        policy=policy,
         protection=best[0],
         guarded=best[1],
         decision=decision,
         decision_reason=reason,
         overridable=overridable and best[1] is not None,
-        policy_error=policy.error if policy else None,
-        policy=policy,
-        choice=choice,
     )
 
 
@@ -231,7 +343,8 @@ def _outranks(candidate: Protection, current: Protection) -> bool:
 def _decide(
     classification: Classification,
     resolve_error: str | None,
-    parsed: ParsedArgs,
+    exhaustive: bool,
+    uncertain_flags: tuple[str, ...],
     policy: Policy | None,
     found: Protection,
 ) -> tuple[str, str, bool]:
@@ -242,8 +355,8 @@ def _decide(
         return BLOCK, f"cannot tell where this write goes: {resolve_error}", False
     if policy is not None and policy.error is not None:
         return BLOCK, f"{policy.error}; writes are refused until it is fixed", False
-    if not parsed.exhaustive:
-        unknown = " ".join(parsed.uncertain_flags)
+    if not exhaustive:
+        unknown = " ".join(uncertain_flags)
         reason = f"too many flags kubesafe does not know ({unknown}) to tell where this goes"
         return BLOCK, reason, False
     decision = _level_decision(found.level)

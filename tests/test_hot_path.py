@@ -106,3 +106,59 @@ def test_entry_point_does_not_import_click_for_the_shim() -> None:
         [sys.executable, "-c", code], capture_output=True, text=True, check=True
     )
     assert result.stdout.strip() == "False"
+
+
+HELM_PROBE = """
+import sys
+import kubesafe.filecache as filecache
+filecache.RACY_SECONDS = 0
+from kubesafe.helm.plan import make_helm_plan
+import kubesafe.helm.shim
+argvs = [argv.split("\\x1f") for argv in sys.argv[1].split("\\x1e")]
+heavy = sys.argv[2].split(",")
+before = set(sys.modules)
+plans = [make_helm_plan(argv) for argv in argvs]
+loaded = sorted((set(sys.modules) - before) | (set(sys.modules) & set(heavy)))
+print(" ".join(p.decision for p in plans))
+print(" ".join(loaded))
+"""
+
+
+def test_helm_warm_cache_loads_no_heavy_module(tmp_path: Path) -> None:
+    config = write(
+        tmp_path / "kubeconfig",
+        kubeconfig(
+            clusters={"prod": "https://10.0.0.1:6443", "dev": "https://10.0.0.2:6443"},
+            contexts={"prod": {"cluster": "prod"}, "dev": {"cluster": "dev"}},
+            current="dev",
+        ),
+    )
+    policy = write(tmp_path / "policy.yaml", "rules:\n  - context: prod\n")
+    env = {
+        "HOME": str(tmp_path),
+        "PATH": os.environ.get("PATH", ""),
+        "KUBECONFIG": str(config),
+        "KUBESAFE_CONFIG": str(policy),
+        "XDG_CACHE_HOME": str(tmp_path / "cache"),
+    }
+    argvs = [
+        ["--kube-context", "prod", "list"],
+        ["-n", "x", "upgrade", "--install", "web", "./chart"],
+        ["--kube-context", "prod", "uninstall", "web"],
+        ["template", "web", "./chart"],
+    ]
+    encoded = "\x1e".join("\x1f".join(argv) for argv in argvs)
+    results = []
+    for _ in range(2):  # the first run fills the cache
+        result = subprocess.run(
+            [sys.executable, "-c", HELM_PROBE, encoded, ",".join(HEAVY)],
+            env=env,
+            capture_output=True,
+            text=True,
+            timeout=60,
+            check=True,
+        )
+        results.append(result.stdout.split("\n"))
+    decisions, loaded = results[1][0], results[1][1]
+    assert decisions.split() == ["allow", "allow", "confirm", "allow"]
+    assert [m for m in loaded.split() if m.split(".")[0] in HEAVY] == []

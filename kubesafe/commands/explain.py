@@ -5,13 +5,43 @@ from __future__ import annotations
 import json
 from typing import Any
 
+from kubesafe.helm.plan import HelmPlan
 from kubesafe.plan import Plan
 
 
 def plan_to_json(plan: Plan) -> dict[str, Any]:
     """The stable machine-readable form of a plan (documented in docs/explain.md)."""
+    result = _target_json(plan)
+    result.update(
+        {
+            "kubectl": plan.kubectl,
+            "kubectl_reason": plan.kubectl_reason,
+            "kubectl_version": plan.choice.version or None,
+            "kubectl_download": plan.choice.download,
+            "server_version": plan.choice.server_version,
+            "server_version_stale": plan.choice.stale,
+        }
+    )
+    return _finish_json(plan, result)
+
+
+def helm_plan_to_json(plan: HelmPlan) -> dict[str, Any]:
+    """The same fields as for kubectl where they mean something for helm (docs/helm.md)."""
+    result = _target_json(plan)
+    result.update(
+        {
+            "release": plan.release,
+            "chart": plan.chart,
+            "helm": plan.helm,
+            "helm_reason": plan.helm_reason,
+        }
+    )
+    return _finish_json(plan, result)
+
+
+def _target_json(plan: Plan | HelmPlan) -> dict[str, Any]:
     target = plan.target
-    result: dict[str, Any] = {
+    return {
         "context": target.context if target else None,
         "cluster": target.cluster if target else None,
         "user": target.user if target else None,
@@ -28,15 +58,13 @@ def plan_to_json(plan: Plan) -> dict[str, Any]:
         "level": plan.level,
         "decision": plan.decision,
         "decision_reason": plan.decision_reason,
-        "kubectl": plan.kubectl,
-        "kubectl_reason": plan.kubectl_reason,
-        "kubectl_version": plan.choice.version or None,
-        "kubectl_download": plan.choice.download,
-        "server_version": plan.choice.server_version,
-        "server_version_stale": plan.choice.stale,
-        "ambiguous": plan.parsed.ambiguous,
-        "uncertain_flags": list(plan.parsed.uncertain_flags),
     }
+
+
+def _finish_json(plan: Plan | HelmPlan, result: dict[str, Any]) -> dict[str, Any]:
+    target = plan.target
+    result["ambiguous"] = plan.parsed.ambiguous
+    result["uncertain_flags"] = list(plan.parsed.uncertain_flags)
     if target is not None:
         result["server_source"] = target.server_source
         result["namespace_source"] = target.namespace_source
@@ -60,10 +88,29 @@ def render_json(plan: Plan) -> str:
     return json.dumps(plan_to_json(plan), indent=2, sort_keys=False)
 
 
+def render_helm_json(plan: HelmPlan) -> str:
+    return json.dumps(helm_plan_to_json(plan), indent=2, sort_keys=False)
+
+
+def render_helm_text(plan: HelmPlan) -> str:
+    data = helm_plan_to_json(plan)
+    lines = _target_lines(data, "helm")
+    if data["release"] is not None:
+        lines.insert(1, f"release:     {data['release']}")
+    if data["chart"] is not None:
+        lines.insert(2 if data["release"] is not None else 1, f"chart:       {data['chart']}")
+    lines.append(f"helm:        {data['helm'] or '(none)'}  ({data['helm_reason']})")
+    return "\n".join(lines)
+
+
 def render_text(plan: Plan) -> str:
     data = plan_to_json(plan)
+    return "\n".join(_target_lines(data, "kubectl") + _kubectl_lines(data))
+
+
+def _target_lines(data: dict[str, Any], program: str) -> list[str]:
     command = " ".join(data["command"]) or "(none)"
-    lines = [f"command:     kubectl {command}  [{data['category']}: {data['reason']}]"]
+    lines = [f"command:     {program} {command}  [{data['category']}: {data['reason']}]"]
     if "error" in data:
         lines.append(f"target:      cannot be resolved: {data['error']}")
     elif data["context"] is None:
@@ -87,6 +134,11 @@ def render_text(plan: Plan) -> str:
         f"protected:   {'yes' if data['protected'] else 'no'}  (environment: {environment})"
     )
     lines.append(f"decision:    {data['decision']}  ({data['decision_reason']})")
+    return lines
+
+
+def _kubectl_lines(data: dict[str, Any]) -> list[str]:
+    lines: list[str] = []
     if data["kubectl_download"]:
         kubectl = f"kubectl {data['kubectl_download']} (would be downloaded first)"
     else:
@@ -99,4 +151,4 @@ def render_text(plan: Plan) -> str:
             server_version += " (kubesafe kubectl asks the server first; the choice may change)"
         lines.append(f"version:     server {server_version}")
     lines.append(f"kubectl:     {kubectl}  ({data['kubectl_reason']})")
-    return "\n".join(lines)
+    return lines

@@ -1,0 +1,1 @@
+"""kubesafe for helm: the same protection for ``helm`` as for ``kubectl``."""
