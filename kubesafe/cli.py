@@ -9,6 +9,30 @@ import click
 from kubesafe import __version__
 
 
+def _complete_contexts(
+    ctx: click.Context, param: click.Parameter, incomplete: str
+) -> list[click.shell_completion.CompletionItem]:
+    from kubesafe.completion import context_names
+
+    return [click.shell_completion.CompletionItem(n) for n in context_names(incomplete)]
+
+
+def _complete_namespaces(
+    ctx: click.Context, param: click.Parameter, incomplete: str
+) -> list[click.shell_completion.CompletionItem]:
+    from kubesafe.completion import namespace_names
+
+    return [click.shell_completion.CompletionItem(n) for n in namespace_names(incomplete)]
+
+
+def _complete_versions(
+    ctx: click.Context, param: click.Parameter, incomplete: str
+) -> list[click.shell_completion.CompletionItem]:
+    from kubesafe.completion import version_names
+
+    return [click.shell_completion.CompletionItem(n) for n in version_names(incomplete)]
+
+
 @click.group(context_settings={"help_option_names": ["-h", "--help"]})
 @click.version_option(__version__, "--version", prog_name="kubesafe")
 def cli() -> None:
@@ -22,16 +46,27 @@ def cli() -> None:
 
 @cli.command(context_settings={"ignore_unknown_options": True})
 @click.option("--json", "as_json", is_flag=True, help="Print one JSON object.")
+@click.option("--helm", "for_helm", is_flag=True, help="The arguments are helm's, not kubectl's.")
 @click.argument("kubectl_args", nargs=-1, type=click.UNPROCESSED)
-def explain(as_json: bool, kubectl_args: tuple[str, ...]) -> None:
-    """Show what kubesafe would do with a kubectl command, without running it.
+def explain(as_json: bool, for_helm: bool, kubectl_args: tuple[str, ...]) -> None:
+    """Show what kubesafe would do with a kubectl (or helm) command, without running it.
 
-    Put the kubectl arguments after `--`.
+    Put the kubectl (or, with --helm, helm) arguments after `--`.
 
     \b
-    Example:
+    Examples:
       kubesafe explain --json -- -n shop --context prod rollout restart deploy/web
+      kubesafe explain --helm -- --kube-context prod uninstall web
     """
+    if for_helm:
+        from kubesafe.commands.explain import render_helm_json, render_helm_text
+        from kubesafe.helm.plan import make_helm_plan
+
+        helm_plan = make_helm_plan(list(kubectl_args))
+        click.echo(render_helm_json(helm_plan) if as_json else render_helm_text(helm_plan))
+        if helm_plan.resolve_error is not None:
+            sys.exit(1)
+        return
     from kubesafe.commands.explain import render_json, render_text
     from kubesafe.plan import make_plan
 
@@ -56,6 +91,23 @@ def kubectl(kubectl_args: tuple[str, ...]) -> None:
     from kubesafe.shim import run
 
     sys.exit(run(list(kubectl_args)))
+
+
+@cli.command(
+    context_settings={"ignore_unknown_options": True, "help_option_names": []},
+    add_help_option=False,
+)
+@click.argument("helm_args", nargs=-1, type=click.UNPROCESSED)
+def helm(helm_args: tuple[str, ...]) -> None:
+    """Run helm through kubesafe's checks (what the `helm` alias calls).
+
+    \b
+    Example:
+      kubesafe helm --kube-context prod upgrade web ./chart
+    """
+    from kubesafe.helm.shim import run
+
+    sys.exit(run(list(helm_args)))
 
 
 LEVEL_CHOICES = click.Choice(["none", "confirm", "typed", "block"])
@@ -172,7 +224,7 @@ def versions(ctx: click.Context) -> None:
 
 
 @versions.command("install")
-@click.argument("version")
+@click.argument("version", shell_complete=_complete_versions)
 def versions_install(version: str) -> None:
     """Download and verify kubectl VERSION (1.31 = its latest patch, or 1.31.4).
 
@@ -217,6 +269,179 @@ def versions_which(kubectl_args: tuple[str, ...]) -> None:
     from kubesafe.commands.versions import which
 
     _run_command(lambda: which(list(kubectl_args), os.environ))
+
+# -- per-terminal contexts, namespaces and the prompt ------------------------------
+
+
+@cli.command("ctx")
+@click.argument("names", nargs=-1, shell_complete=_complete_contexts)
+@click.option("-c", "--current", is_flag=True, help="Print the current context.")
+@click.option("-d", "--delete", is_flag=True, help="Delete the named contexts ('.' = current).")
+@click.option("-u", "--unset", is_flag=True, help="Unset the current context.")
+@click.option(
+    "--global", "global_", is_flag=True, help="Change the kubeconfig (new terminals) too."
+)
+def ctx_command(
+    names: tuple[str, ...], current: bool, delete: bool, unset: bool, global_: bool
+) -> None:
+    """List, switch, rename or delete contexts (kubectx), in this terminal only.
+
+    NAME switches, '-' goes back to the previous one, NEW=OLD renames
+    (OLD may be '.'), no argument lists them or, on a terminal, opens a picker.
+    With the shell integration loaded a switch affects only this terminal;
+    --global also changes the kubeconfig that new terminals start from.
+
+    \b
+    Examples:
+      kubesafe ctx prod
+      kubesafe ctx -
+      kubesafe ctx short=arn:aws:eks:eu-west-1:123456789012:cluster/shop
+    """
+    from kubesafe.commands.switch import ctx
+
+    _run_quiet(lambda: ctx(names, current=current, delete=delete, unset=unset, global_=global_))
+
+
+@cli.command("ns")
+@click.argument("names", nargs=-1, shell_complete=_complete_namespaces)
+@click.option("-c", "--current", is_flag=True, help="Print the current namespace.")
+@click.option("-u", "--unset", is_flag=True, help="Drop the namespace choice (back to default).")
+@click.option("-f", "--force", is_flag=True, help="Switch without checking the namespace exists.")
+@click.option(
+    "--global", "global_", is_flag=True, help="Change the kubeconfig (new terminals) too."
+)
+def ns_command(
+    names: tuple[str, ...], current: bool, unset: bool, force: bool, global_: bool
+) -> None:
+    """List or switch the namespace of the current context (kubens), in this terminal only.
+
+    NAME switches after checking it exists (one GET; --force skips it),
+    '-' goes back to the previous one, no argument lists them from a cache
+    (refreshed in the background) or, on a terminal, opens a picker.
+
+    \b
+    Examples:
+      kubesafe ns payments
+      kubesafe ns -
+    """
+    from kubesafe.commands.switch import ns
+
+    _run_quiet(lambda: ns(names, current=current, unset=unset, force=force, global_=global_))
+
+
+def _run_quiet(action: object) -> None:
+    """Like _run_command, for commands that may have nothing to print."""
+    from kubesafe.commands.protect import CommandError
+
+    try:
+        result = action() if callable(action) else action
+    except CommandError as exc:
+        click.echo(f"kubesafe: {exc}", err=True)
+        sys.exit(1)
+    if result:
+        # Colours are decided by the command (tty, NO_COLOR); click would strip them.
+        click.echo(result, color=True)
+
+
+@cli.command("init")
+@click.argument("shell", type=click.Choice(["bash", "zsh", "fish"]))
+@click.option("--pid", type=int, default=None, hidden=True)
+def init_command(shell: str, pid: int | None) -> None:
+    """Print the shell integration; evaluate it from your shell's rc file.
+
+    It routes kubectl and helm through kubesafe, gives this terminal its own
+    context and namespace, and defines the kubesafe_prompt function and the
+    KUBESAFE_PROMPT variable (refreshed before each prompt, no process forked
+    when nothing changed).
+
+    \b
+    Examples:
+      echo 'eval "$(kubesafe init bash)"' >> ~/.bashrc
+      echo 'eval "$(kubesafe init zsh)"' >> ~/.zshrc
+      echo 'kubesafe init fish | source' >> ~/.config/fish/config.fish
+    \b
+    Then put the segment in your prompt:
+      bash:  PS1='$KUBESAFE_PROMPT'"$PS1"
+      zsh:   setopt prompt_subst; PROMPT='$KUBESAFE_PROMPT'"$PROMPT"
+      fish:  in fish_prompt, call kubesafe_prompt
+    """
+    import os
+
+    from kubesafe.commands.shell import init
+
+    _run_command(lambda: init(shell, pid if pid is not None else os.getppid(), os.environ))
+
+
+@cli.command("prompt")
+@click.argument("state", required=False, type=click.Choice(["on", "off"]))
+@click.option("--global", "global_", is_flag=True, help="For every terminal, not just this one.")
+@click.option("--render", type=click.Choice(["bash", "zsh", "fish"]), hidden=True)
+def prompt_command(state: str | None, global_: bool, render: str | None) -> None:
+    """Turn the prompt segment on or off, or show it.
+
+    \b
+    Examples:
+      kubesafe prompt off
+      kubesafe prompt on --global
+    """
+    import os
+
+    from kubesafe.commands.shell import prompt
+
+    _run_quiet(lambda: prompt(state, global_=global_, render=render, env=os.environ))
+
+
+@cli.command("shell-exit", hidden=True)
+@click.argument("session")
+def shell_exit_command(session: str) -> None:
+    """Remove a terminal's state when its shell exits (called by the integration)."""
+    import os
+
+    from kubesafe.commands.shell import shell_exit
+
+    _run_quiet(lambda: shell_exit(session, os.environ))
+
+
+@cli.command("doctor")
+@click.option("--json", "as_json", is_flag=True, help="Print a JSON list of checks, nothing else.")
+def doctor_command(as_json: bool) -> None:
+    """Check the setup and say exactly how to fix what is wrong.
+
+    What kubectl runs in your shell (and what bypasses kubesafe), the shell
+    integration, kubeconfig files, the policy, the cache, the current
+    cluster and its kubectl, and completion. Exit status 1 when a check fails.
+
+    \b
+    Examples:
+      kubesafe doctor
+      kubesafe doctor --json | jq '.[] | select(.status == "fail") | .fix'
+    """
+    import os
+
+    from kubesafe.commands.doctor import run
+
+    sys.exit(run(os.environ, as_json=as_json))
+
+
+@cli.command("demo")
+@click.option("--script", is_flag=True, help="Run the tour by itself and print what happened.")
+def demo_command(script: bool) -> None:
+    """Try kubesafe without a cluster, in a throw-away sandbox.
+
+    A stand-in API server on 127.0.0.1 plays three clusters (dev, staging,
+    prod) and a demo policy protects prod. Without --script you get a shell
+    where kubectl goes through kubesafe; with it, a guided tour runs by
+    itself. Your kubeconfig, policy and cache are never used, and everything
+    is removed at the end.
+
+    \b
+    Examples:
+      kubesafe demo --script
+      kubesafe demo
+    """
+    from kubesafe.commands.demo import run
+
+    sys.exit(run(script=script, echo=click.echo, has_ctx="ctx" in cli.commands))
 
 
 def main() -> int:

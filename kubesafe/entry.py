@@ -6,6 +6,7 @@ import os
 import sys
 
 _SHIM_NAMES = frozenset({"kubectl", "kubectl.exe"})
+_HELM_NAMES = frozenset({"helm", "helm.exe"})
 
 
 def main() -> int:
@@ -19,6 +20,17 @@ def main() -> int:
         from kubesafe.shim import run
 
         return run(argv[2:])
+    if program in _HELM_NAMES or (len(argv) > 1 and argv[1] == "helm"):
+        from kubesafe.helm.shim import run as run_helm
+
+        return run_helm(argv[1:] if program in _HELM_NAMES else argv[2:])
+    if len(argv) == 4 and argv[1:3] == ["prompt", "--render"]:
+        # Runs on the first prompt after every change: skip click's import.
+        from kubesafe.shell.prompt import SHELLS, render
+
+        if argv[3] in SHELLS:
+            sys.stdout.write(render(argv[3], os.environ))
+            return 0
     from kubesafe.cli import main as cli_main
 
     return cli_main()

@@ -14,9 +14,38 @@ from kubesafe.locate import DEPTH_VARIABLE, NO_KUBECTL, LocateError, next_depth,
 
 TYPE_CHECKING = False  # typing costs an import on the hot path; mypy treats this as True
 if TYPE_CHECKING:
-    from collections.abc import Mapping
+    from collections.abc import Callable, Mapping
+    from typing import Protocol
 
+    from kubesafe.classify import Classification
+    from kubesafe.kubeconfig import Target
     from kubesafe.plan import Plan
+    from kubesafe.policy import Protection
+
+    class Judged(Protocol):
+        """What the confirmation path needs from a kubectl Plan or a helm HelmPlan."""
+
+        @property
+        def argv(self) -> tuple[str, ...]: ...
+        @property
+        def classification(self) -> Classification: ...
+        @property
+        def targets(self) -> tuple[Target, ...]: ...
+        @property
+        def target(self) -> Target | None: ...
+        @property
+        def guarded(self) -> Target | None: ...
+        @property
+        def protection(self) -> Protection: ...
+        @property
+        def level(self) -> str: ...
+        @property
+        def decision(self) -> str: ...
+        @property
+        def decision_reason(self) -> str: ...
+        @property
+        def overridable(self) -> bool: ...
+
 
 EXIT_ERROR = 1
 # kubesafe refused or the user declined; distinct from kubectl's own failures.
@@ -55,12 +84,16 @@ def redact(argv: tuple[str, ...]) -> list[str]:
     return redacted
 
 
-def _audit(plan: Plan, decision: str, reason: str) -> None:
+def _audit(
+    plan: Judged, decision: str, reason: str, extra: Mapping[str, object] | None = None
+) -> None:
+    """``extra``: more fields for the entry (helm adds program, release and chart)."""
     from kubesafe.audit import record
 
     target = plan.guarded or plan.target
     problem = record(
         {
+            **(extra or {}),
             "decision": decision,
             "reason": reason,
             "context": target.context if target else None,
@@ -77,34 +110,46 @@ def _audit(plan: Plan, decision: str, reason: str) -> None:
         _error(problem)
 
 
-def _approve(plan: Plan, env: Mapping[str, str]) -> tuple[bool, str]:
-    """Whether a protected write may go ahead; audits the outcome."""
+def _approve(
+    plan: Judged,
+    env: Mapping[str, str],
+    program: str = "kubectl",
+    details: tuple[tuple[str, str], ...] = (),
+    preview: Callable[[], str] | None = None,
+) -> tuple[bool, str]:
+    """Whether a protected write may go ahead; audits the outcome.
+
+    ``details``: extra banner rows (helm: release, chart). ``preview``: text shown
+    on the terminal before the question, computed only when there is one to ask.
+    """
     from kubesafe.plan import BLOCK, target_label
 
+    extra = {"program": program, **dict(details)} if program != "kubectl" else None
     target = plan.guarded
     if target is None or not plan.overridable:
         # Unresolvable target, broken policy, unparseable argv: no override helps.
-        _audit(plan, "refused", plan.decision_reason)
-        return False, f"refusing to run kubectl: {plan.decision_reason}"
+        _audit(plan, "refused", plan.decision_reason, extra)
+        return False, f"refusing to run {program}: {plan.decision_reason}"
     label = target_label(target)
     override = env.get(CONFIRM_VARIABLE, "")
     if override and override == label and len(plan.targets) == 1:
-        _audit(plan, "allowed", f"{CONFIRM_VARIABLE}={label}")
+        _audit(plan, "allowed", f"{CONFIRM_VARIABLE}={label}", extra)
         return True, ""
     if plan.decision == BLOCK:
-        _audit(plan, "refused", plan.decision_reason)
+        _audit(plan, "refused", plan.decision_reason, extra)
         return False, (
-            f"refusing to run kubectl: {plan.decision_reason}. "
+            f"refusing to run {program}: {plan.decision_reason}. "
             f"Only {CONFIRM_VARIABLE}={label} lets this through."
         )
     from kubesafe.confirm import Question, ask, open_terminal
 
     terminal = open_terminal()
     if terminal is None:
-        _audit(plan, "refused", "no terminal to confirm on")
+        _audit(plan, "refused", "no terminal to confirm on", extra)
         return False, (
-            f"refusing to {plan.classification.category} on {plan.protection.environment} "
-            f"target {label!r} without a terminal to confirm on. To approve writes to this "
+            f"refusing a {plan.classification.category} command on "
+            f"{plan.protection.environment} target {label!r} without a terminal to confirm on. "
+            "To approve writes to this "
             f"context only, set {CONFIRM_VARIABLE}={label}"
         )
     question = Question(
@@ -120,13 +165,17 @@ def _approve(plan: Plan, env: Mapping[str, str]) -> tuple[bool, str]:
         alternatives=tuple(
             f"{t.context or t.server} ns {t.namespace}" for t in plan.targets if t != target
         ),
+        program=program,
+        details=details,
     )
     try:
+        if preview is not None:
+            terminal.write(preview())
         approved = ask(terminal, question, env)
     finally:
         terminal.close()
-    _audit(plan, "confirmed" if approved else "declined", f"asked ({plan.level})")
-    return approved, "" if approved else "not confirmed; kubectl was not run"
+    _audit(plan, "confirmed" if approved else "declined", f"asked ({plan.level})", extra)
+    return approved, "" if approved else f"not confirmed; {program} was not run"
 
 
 def run(argv: list[str], env: Mapping[str, str] | None = None) -> int:
@@ -158,17 +207,26 @@ def run(argv: list[str], env: Mapping[str, str] | None = None) -> int:
     return exec_kubectl(kubectl, argv, environment)
 
 
-def _local_kubectl(argv: list[str], env: Mapping[str, str]) -> str | None:
+def _local_kubectl(argv: list[str], env: dict[str, str]) -> str | None:
     """Fast path for commands that contact no cluster (TAB completion above all).
 
     Returns the kubectl to exec, or None to go through the full plan. It picks
-    exactly what ``make_plan`` would pick for such a command.
+    exactly what ``make_plan`` would pick for such a command. A ``kubectl config``
+    command that would create an entry in a terminal's own kubeconfig gets
+    ``KUBECONFIG`` without that file (``env`` is changed in place).
     """
     from kubesafe.classify import LOCAL, classify
     from kubesafe.kubectl_args import parse
 
-    if any(classify(reading).category != LOCAL for reading in parse(argv).readings):
+    readings = parse(argv).readings
+    if any(classify(reading).category != LOCAL for reading in readings):
         return None
+    if argv and "config" in argv and "KUBESAFE_SESSION" in env:
+        from kubesafe.shell.config_writes import kubeconfig_without_session
+
+        replacement = kubeconfig_without_session(readings, env)
+        if replacement is not None:
+            env["KUBECONFIG"] = replacement
     try:
         pinned = pinned_kubectl(env)
     except LocateError:
@@ -216,9 +274,11 @@ def _chatty(env: Mapping[str, str]) -> bool:
     return bool(env.get("KUBESAFE_VERBOSE")) or sys.stderr.isatty()
 
 
-def exec_kubectl(binary: str, argv: list[str], env: dict[str, str]) -> int:
+def exec_kubectl(
+    binary: str, argv: list[str], env: dict[str, str], program: str = "kubectl"
+) -> int:
     """Become kubectl (POSIX) or run it as a child with the same exit status (Windows)."""
-    args = ["kubectl", *argv]
+    args = [program, *argv]
     if os.name != "nt":
         try:
             os.execve(binary, args, env)

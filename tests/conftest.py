@@ -11,7 +11,16 @@ from pathlib import Path
 
 import pytest
 
-_CLEARED_PREFIXES = ("KUBESAFE_", "KUBECONFIG", "KUBERNETES_", "XDG_", "POD_NAMESPACE", "NO_COLOR")
+_CLEARED_PREFIXES = (
+    "KUBESAFE_",
+    "KUBECONFIG",
+    "KUBERNETES_",
+    "XDG_",
+    "POD_NAMESPACE",
+    "NO_COLOR",
+    "HELM_",
+    "KUBECTX_",
+)
 
 
 @pytest.fixture(autouse=True)

@@ -1,0 +1,251 @@
+"""The prompt segment, and the shell code that keeps it current for free.
+
+The shell never asks kubesafe on an unchanged prompt. After each render it
+holds the segment in ``KUBESAFE_PROMPT``, the list of files the segment was
+computed from (kubeconfig files, policy file, prompt toggles) split into those
+that existed and those that did not, and a key made of the environment
+variables that choose those files. Before each prompt it compares the key and
+tests every file against a stamp file with ``-nt`` (a builtin: no fork;
+bash, zsh and fish compare nanosecond mtimes). Only when something differs
+does it run kubesafe again.
+
+The stamp's mtime is set to two seconds before the render started, not to the
+render time: a file written within the timestamp granularity of the previous
+change (or of the render itself) then still looks newer than the stamp, so it
+is read again on the next prompt, and two switches within one second cannot
+leave a stale prompt behind. After two quiet seconds a render makes the stamp
+newer than every file and prompts cost nothing again.
+"""
+
+from __future__ import annotations
+
+import os
+import time
+
+from kubesafe import paths
+from kubesafe.filecache import FileIndex
+from kubesafe.glob import glob_match
+from kubesafe.kubeconfig import (
+    Overrides,
+    ResolveError,
+    candidate_files,
+    load_merged,
+    resolve_merged,
+)
+from kubesafe.policy import PRODUCTION_NAMES, endpoint_rules, load_policy, protection
+from kubesafe.policy_file import policy_path
+from kubesafe.shell.names import NO_CONTEXT, SESSION_VARIABLE
+
+TYPE_CHECKING = False  # typing costs an import on the prompt's path; mypy treats this as True
+if TYPE_CHECKING:
+    from collections.abc import Mapping
+
+RACY_NS = 2_000_000_000
+# Environment variables that decide which files the segment depends on, or how it looks.
+KEY_VARIABLES = (
+    "KUBECONFIG",
+    "KUBESAFE_CONFIG",
+    "HOME",
+    "XDG_CONFIG_HOME",
+    "XDG_STATE_HOME",
+    "NO_COLOR",
+    "KUBESAFE_PROMPT_FORMAT",
+)
+DEFAULT_FORMAT = "⎈ {env}{context}:{namespace}"
+SHELLS = ("bash", "zsh", "fish")
+
+RED, YELLOW, GREEN, CYAN, MAGENTA = "31", "33", "32", "36", "35"
+_STAGING_HINTS = ("stag", "qa", "test", "uat", "preprod", "pre-prod")
+
+
+class Segment:
+    __slots__ = ("color", "text")
+
+    def __init__(self, text: str, color: str) -> None:
+        self.text = text
+        self.color = color
+
+
+def toggle_files(env: Mapping[str, str]) -> tuple[str, str]:
+    """(this terminal's on/off file, the global one)."""
+    session = env.get(SESSION_VARIABLE, "")
+    local = os.path.join(session, "prompt") if session else ""
+    return local, os.path.join(paths.state_dir(), "prompt")
+
+
+def _read_toggle(path: str) -> str:
+    if not path:
+        return ""
+    try:
+        with open(path, encoding="utf-8") as handle:
+            return handle.read().strip()
+    except OSError:
+        return ""
+
+
+def prompt_enabled(env: Mapping[str, str]) -> bool:
+    local, shared = toggle_files(env)
+    choice = _read_toggle(local) or _read_toggle(shared)
+    return choice != "off"
+
+
+def set_prompt(enabled: bool, env: Mapping[str, str], *, global_: bool) -> str:
+    """Turn the segment on or off here (or for every terminal); returns the file written."""
+    local, shared = toggle_files(env)
+    path = shared if global_ or not local else local
+    if not paths.write_private(path, b"on\n" if enabled else b"off\n"):
+        raise OSError(f"cannot write {path}")
+    if global_ and local:
+        try:
+            os.unlink(local)  # this terminal follows the new global choice
+        except FileNotFoundError:
+            pass
+    return path
+
+
+def environment_color(environment: str | None, protected: bool) -> str:
+    if environment is None:
+        return CYAN
+    lowered = environment.lower()
+    if lowered in PRODUCTION_NAMES:
+        return RED
+    if any(hint in lowered for hint in _STAGING_HINTS):
+        return YELLOW
+    return MAGENTA if protected else GREEN
+
+
+def _alias(context: str, aliases: Mapping[str, str]) -> str:
+    if context in aliases:
+        return aliases[context]
+    for pattern, alias in aliases.items():
+        if ("*" in pattern or "?" in pattern or "[" in pattern) and glob_match(pattern, context):
+            return alias
+    return context
+
+
+def compute_segment(env: Mapping[str, str]) -> Segment:
+    """What the prompt shows for the target a plain ``kubectl`` would hit now."""
+    if not prompt_enabled(env):
+        return Segment("", "")
+    index = FileIndex()
+    try:
+        merged = load_merged(Overrides(), env, index)
+        if not merged.files:
+            return Segment("", "")
+        if merged.current_context in ("", NO_CONTEXT):
+            return Segment("⎈ no context", CYAN)
+        target = resolve_merged(merged, Overrides(), env)
+    except ResolveError:
+        return Segment("⎈ kubeconfig error", RED)
+    policy = load_policy(env, index)
+    index.save()
+    if policy.error:
+        return Segment("⎈ policy error", RED)
+    guard = protection(
+        policy,
+        target,
+        mutating=True,
+        destructive=True,
+        namespaces=(target.namespace,),
+        endpoints=endpoint_rules(policy, merged, target),
+    )
+    marker = ""
+    if guard.environment is not None and (guard.protected or guard.environment):
+        short = "PROD" if guard.environment.lower() in PRODUCTION_NAMES else guard.environment
+        marker = f"{short.upper()} "
+    fields = {
+        "symbol": "⎈",
+        "env": marker,
+        "context": _alias(target.context, policy.aliases),
+        "namespace": target.namespace,
+    }
+    template = env.get("KUBESAFE_PROMPT_FORMAT") or DEFAULT_FORMAT
+    try:
+        text = template.format(**fields)
+    except (KeyError, IndexError, ValueError):
+        text = DEFAULT_FORMAT.format(**fields)
+    return Segment(text, environment_color(guard.environment, guard.protected))
+
+
+def watched_files(env: Mapping[str, str]) -> list[str]:
+    files, _ = candidate_files("", env)
+    watched = [os.path.abspath(path) for path in files]
+    watched.append(os.path.abspath(policy_path(env)))
+    watched.extend(path for path in toggle_files(env) if path)
+    return watched
+
+
+def cache_key(env: Mapping[str, str]) -> str:
+    return "|".join(env.get(name, "") for name in KEY_VARIABLES)
+
+
+def _colored(segment: Segment, shell: str, env: Mapping[str, str]) -> str:
+    if not segment.text:
+        return ""
+    text = segment.text.replace("%", "%%") if shell == "zsh" else segment.text
+    if env.get("NO_COLOR") or not segment.color:
+        return f"{text} "
+    bold = "1;" if segment.color == RED else ""
+    start, end = f"\033[{bold}{segment.color}m", "\033[0m"
+    if shell == "bash":
+        # readline must not count escape sequences: \001 and \002 bracket them.
+        start, end = f"\001{start}\002", f"\001{end}\002"
+    elif shell == "zsh":
+        start, end = f"%{{{start}%}}", f"%{{{end}%}}"
+    return f"{start}{text}{end} "
+
+
+def posix_quote(text: str) -> str:
+    return "'" + text.replace("'", "'\\''") + "'"
+
+
+def fish_quote(text: str) -> str:
+    return "'" + text.replace("\\", "\\\\").replace("'", "\\'") + "'"
+
+
+def _stamp_path(env: Mapping[str, str]) -> str:
+    session = env.get(SESSION_VARIABLE, "")
+    if session and os.path.isdir(session):
+        return os.path.join(session, "prompt-stamp")
+    return os.path.join(paths.ensure_private_dir(paths.state_dir()), f"prompt-stamp-{os.getppid()}")
+
+
+def render(shell: str, env: Mapping[str, str]) -> str:
+    """Shell code that sets the segment and what to watch; also moves the stamp."""
+    started = time.time_ns()
+    watched = watched_files(env)
+    present = [path for path in watched if os.path.exists(path)]
+    absent = [path for path in watched if path not in present]
+    segment = _colored(compute_segment(env), shell, env)
+    stamp = _stamp_path(env)
+    try:
+        with open(stamp, "a"):
+            pass
+        moment = started - RACY_NS
+        os.utime(stamp, ns=(moment, moment))
+    except OSError:
+        pass  # the shell sees no stamp and asks again next time
+    key = cache_key(env)
+    if shell == "fish":
+        q = fish_quote
+        return "\n".join(
+            [
+                f"set -g KUBESAFE_PROMPT {q(segment)}",
+                f"set -g __kubesafe_key {q(key)}",
+                f"set -g __kubesafe_stamp {q(stamp)}",
+                "set -g __kubesafe_present " + " ".join(q(p) for p in present),
+                "set -g __kubesafe_absent " + " ".join(q(p) for p in absent),
+                "",
+            ]
+        )
+    q = posix_quote
+    return "\n".join(
+        [
+            f"KUBESAFE_PROMPT={q(segment)}",
+            f"__kubesafe_key={q(key)}",
+            f"__kubesafe_stamp={q(stamp)}",
+            "__kubesafe_present=(" + " ".join(q(p) for p in present) + ")",
+            "__kubesafe_absent=(" + " ".join(q(p) for p in absent) + ")",
+            "",
+        ]
+    )

@@ -1,0 +1,248 @@
+"""``kubesafe init SHELL``: the code a shell evaluates at startup.
+
+It routes ``kubectl`` and ``helm`` through kubesafe twice over: shell
+functions (they win over anything on PATH, whatever the rc file does later)
+and a directory of links put first in PATH (so scripts, ``xargs kubectl`` and
+``watch kubectl`` started from the shell are guarded too). kubectl's own
+completion keeps working because it calls ``kubectl __complete``, which now
+reaches kubesafe and passes straight through.
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+from collections.abc import Mapping
+
+from kubesafe import paths
+from kubesafe.shell.names import SESSION_VARIABLE, SHELL_KUBECONFIG_VARIABLE, SHELL_VARIABLE
+from kubesafe.shell.prompt import SHELLS, fish_quote, posix_quote
+from kubesafe.shell.session import session_kubeconfig, start_session, sweep
+
+WRAPPED = ("kubectl", "helm")
+
+
+def launcher() -> list[str]:
+    """How the shell should start this very kubesafe (it may not be on PATH)."""
+    script = os.path.abspath(sys.argv[0]) if sys.argv and sys.argv[0] else ""
+    if (
+        script
+        and os.path.basename(script).lower() in ("kubesafe", "kubesafe.exe")
+        and os.access(script, os.X_OK)
+    ):
+        return [script]
+    return [sys.executable, "-m", "kubesafe"]
+
+
+def bin_dir() -> str:
+    return os.path.join(paths.state_dir(), "bin")
+
+
+def ensure_bin_dir(command: list[str]) -> str:
+    """Links (or tiny wrappers) named kubectl and helm that run kubesafe."""
+    directory = paths.ensure_private_dir(bin_dir())
+    for name in WRAPPED:
+        path = os.path.join(directory, name)
+        temporary = f"{path}.{os.getpid()}.tmp"
+        try:
+            if len(command) == 1:
+                if os.path.islink(path) and os.readlink(path) == command[0]:
+                    continue
+                os.symlink(command[0], temporary)
+            else:
+                # "-m kubesafe" unquoted: locate.is_self recognises wrappers by it.
+                interpreter = posix_quote(command[0])
+                with open(temporary, "w", encoding="utf-8") as handle:
+                    handle.write(f'#!/bin/sh\nexec {interpreter} -m kubesafe {name} "$@"\n')
+                os.chmod(temporary, 0o755)
+            os.replace(temporary, path)
+        except OSError:
+            try:
+                os.unlink(temporary)
+            except OSError:
+                pass
+    return directory
+
+
+_BASH = r"""# kubesafe shell integration for bash; see `kubesafe init --help`.
+if [ "$$" = @PID@ ]; then
+__kubesafe_launcher=(@LAUNCHER@)
+export @SHELL_VAR@=bash
+export @SESSION_VAR@=@SESSION@
+export @FILE_VAR@=@FILE@
+export KUBECONFIG=@KUBECONFIG@
+case ":$PATH:" in *:@BIN@:*) ;; *) export PATH=@BIN@:"$PATH" ;; esac
+function kubectl { "${__kubesafe_launcher[@]}" kubectl "$@"; }
+function helm { "${__kubesafe_launcher[@]}" helm "$@"; }
+function kubesafe { "${__kubesafe_launcher[@]}" "$@"; }
+__kubesafe_key= __kubesafe_stamp= KUBESAFE_PROMPT=
+__kubesafe_present=() __kubesafe_absent=()
+__kubesafe_refresh() {
+  local status=$? f
+  local key="${KUBECONFIG-}|${KUBESAFE_CONFIG-}|${HOME-}|${XDG_CONFIG_HOME-}"
+  key+="|${XDG_STATE_HOME-}|${NO_COLOR-}|${KUBESAFE_PROMPT_FORMAT-}"
+  if [[ $key == "$__kubesafe_key" && -e $__kubesafe_stamp ]]; then
+    for f in "${__kubesafe_present[@]}"; do
+      [[ -e $f && ! $f -nt $__kubesafe_stamp ]] || { key=; break; }
+    done
+    if [[ -n $key ]]; then
+      for f in "${__kubesafe_absent[@]}"; do
+        [[ -e $f ]] && { key=; break; }
+      done
+    fi
+    [[ -n $key ]] && return $status
+  fi
+  local code
+  code=$("${__kubesafe_launcher[@]}" prompt --render bash 2>/dev/null) ||
+    code="KUBESAFE_PROMPT='⎈ ? '"
+  eval "$code"
+  return $status
+}
+kubesafe_prompt() { __kubesafe_refresh; printf '%s' "$KUBESAFE_PROMPT"; }
+__kubesafe_exit() { "${__kubesafe_launcher[@]}" shell-exit "$@" >/dev/null 2>&1; }
+__kubesafe_install() {
+  if [[ ${PROMPT_COMMAND@a} == *a* ]]; then
+    [[ " ${PROMPT_COMMAND[*]} " == *" __kubesafe_refresh "* ]] ||
+      PROMPT_COMMAND=(__kubesafe_refresh "${PROMPT_COMMAND[@]}")
+  else
+    case ";${PROMPT_COMMAND-};" in *";__kubesafe_refresh;"*) ;;
+      *) PROMPT_COMMAND="__kubesafe_refresh${PROMPT_COMMAND:+;$PROMPT_COMMAND}" ;; esac
+  fi
+  local previous
+  previous=$(trap -p EXIT)
+  if [[ -n $previous ]]; then
+    eval "set -- $previous"
+    [[ $3 == *__kubesafe_exit* ]] || trap "__kubesafe_exit @SESSION@; $3" EXIT
+  else
+    trap '__kubesafe_exit @SESSION@' EXIT
+  fi
+}
+__kubesafe_install
+unset -f __kubesafe_install
+else
+eval "$(@LAUNCHER_WORDS@ init bash --pid "$$")"
+fi
+"""
+
+_ZSH = r"""# kubesafe shell integration for zsh; see `kubesafe init --help`.
+if [[ "$$" == @PID@ ]]; then
+typeset -ga __kubesafe_launcher
+__kubesafe_launcher=(@LAUNCHER@)
+export @SHELL_VAR@=zsh
+export @SESSION_VAR@=@SESSION@
+export @FILE_VAR@=@FILE@
+export KUBECONFIG=@KUBECONFIG@
+case ":$PATH:" in *:@BIN@:*) ;; *) export PATH=@BIN@:"$PATH" ;; esac
+function kubectl { "${__kubesafe_launcher[@]}" kubectl "$@"; }
+function helm { "${__kubesafe_launcher[@]}" helm "$@"; }
+function kubesafe { "${__kubesafe_launcher[@]}" "$@"; }
+typeset -g __kubesafe_key= __kubesafe_stamp= KUBESAFE_PROMPT=
+typeset -ga __kubesafe_present __kubesafe_absent
+__kubesafe_refresh() {
+  local st=$? f
+  local key="${KUBECONFIG-}|${KUBESAFE_CONFIG-}|${HOME-}|${XDG_CONFIG_HOME-}"
+  key+="|${XDG_STATE_HOME-}|${NO_COLOR-}|${KUBESAFE_PROMPT_FORMAT-}"
+  if [[ $key == "$__kubesafe_key" && -e $__kubesafe_stamp ]]; then
+    for f in "${__kubesafe_present[@]}"; do
+      [[ -e $f && ! $f -nt $__kubesafe_stamp ]] || { key=; break; }
+    done
+    if [[ -n $key ]]; then
+      for f in "${__kubesafe_absent[@]}"; do
+        [[ -e $f ]] && { key=; break; }
+      done
+    fi
+    [[ -n $key ]] && return $st
+  fi
+  local code
+  code=$("${__kubesafe_launcher[@]}" prompt --render zsh 2>/dev/null) ||
+    code="KUBESAFE_PROMPT='⎈ ? '"
+  eval "$code"
+  return $st
+}
+kubesafe_prompt() { __kubesafe_refresh; print -rn -- "$KUBESAFE_PROMPT"; }
+__kubesafe_exit() { "${__kubesafe_launcher[@]}" shell-exit @SESSION@ >/dev/null 2>&1; }
+autoload -Uz add-zsh-hook
+add-zsh-hook precmd __kubesafe_refresh
+add-zsh-hook zshexit __kubesafe_exit
+else
+eval "$(@LAUNCHER_WORDS@ init zsh --pid "$$")"
+fi
+"""
+
+_FISH = r"""# kubesafe shell integration for fish; see `kubesafe init --help`.
+if test $fish_pid = @PID@
+set -g __kubesafe_launcher @LAUNCHER@
+set -gx @SHELL_VAR@ fish
+set -gx @SESSION_VAR@ @SESSION@
+set -gx @FILE_VAR@ @FILE@
+set -gx KUBECONFIG @KUBECONFIG@
+contains -- @BIN@ $PATH; or set -gx PATH @BIN@ $PATH
+function kubectl; $__kubesafe_launcher kubectl $argv; end
+function helm; $__kubesafe_launcher helm $argv; end
+function kubesafe; $__kubesafe_launcher $argv; end
+set -g __kubesafe_key ''
+set -g __kubesafe_stamp ''
+set -g KUBESAFE_PROMPT ''
+set -g __kubesafe_present
+set -g __kubesafe_absent
+function __kubesafe_refresh --on-event fish_prompt
+  set -l key (string join '|' -- "$KUBECONFIG" "$KUBESAFE_CONFIG" "$HOME" "$XDG_CONFIG_HOME" \
+    "$XDG_STATE_HOME" "$NO_COLOR" "$KUBESAFE_PROMPT_FORMAT")
+  if test "$key" = "$__kubesafe_key"; and test -e "$__kubesafe_stamp"
+    set -l fresh 1
+    for f in $__kubesafe_present
+      if not test -e $f; or test $f -nt $__kubesafe_stamp
+        set fresh 0; break
+      end
+    end
+    if test $fresh = 1
+      for f in $__kubesafe_absent
+        if test -e $f
+          set fresh 0; break
+        end
+      end
+    end
+    test $fresh = 1; and return
+  end
+  set -l code ($__kubesafe_launcher prompt --render fish 2>/dev/null | string collect)
+  or set code "set -g KUBESAFE_PROMPT '⎈ ? '"
+  echo $code | source
+end
+function kubesafe_prompt; __kubesafe_refresh; printf '%s' "$KUBESAFE_PROMPT"; end
+function __kubesafe_exit --on-event fish_exit
+  $__kubesafe_launcher shell-exit @SESSION@ >/dev/null 2>&1
+end
+else
+@LAUNCHER_WORDS@ init fish --pid $fish_pid | source
+end
+"""
+
+_TEMPLATES = {"bash": _BASH, "zsh": _ZSH, "fish": _FISH}
+
+
+def init_script(shell: str, pid: int, env: Mapping[str, str]) -> str:
+    """Start this terminal's session and return the code that loads it."""
+    if shell not in SHELLS:
+        raise ValueError(f"unsupported shell {shell!r}; use one of {', '.join(SHELLS)}")
+    sweep(env)
+    command = launcher()
+    directory, kubeconfig = start_session(pid, env)
+    binaries = ensure_bin_dir(command)
+    quote = fish_quote if shell == "fish" else posix_quote
+    words = " ".join(quote(word) for word in command)
+    values = {
+        "@PID@": str(pid),
+        "@LAUNCHER@": words,
+        "@LAUNCHER_WORDS@": words,
+        "@SHELL_VAR@": SHELL_VARIABLE,
+        "@SESSION_VAR@": SESSION_VARIABLE,
+        "@FILE_VAR@": SHELL_KUBECONFIG_VARIABLE,
+        "@SESSION@": quote(directory),
+        "@FILE@": quote(session_kubeconfig(directory)),
+        "@KUBECONFIG@": quote(kubeconfig),
+        "@BIN@": quote(binaries),
+    }
+    text = _TEMPLATES[shell]
+    for placeholder, value in values.items():
+        text = text.replace(placeholder, value)
+    return text

@@ -1,0 +1,250 @@
+"""Per-terminal state: a small kubeconfig put first in ``KUBECONFIG``.
+
+Each shell with the integration loaded owns a directory ``<root>/<pid>-<token>``
+holding ``kubeconfig`` (this terminal's ``current-context`` and, for contexts
+whose namespace was switched here, a copy of the context entry with the new
+namespace), ``switch.json`` (the previous context and namespaces, for ``-``)
+and the prompt stamp and toggle. The kubeconfig copies references only, never
+clusters or users, so credential plugins and token refresh keep writing to the
+user's real files: client-go writes a user or cluster back to the file that
+defined it.
+
+Because the file comes first, client-go takes this terminal's
+``current-context`` from it, and ``kubectl config use-context`` run in the
+terminal writes there too (it writes to the first existing file). Entries that
+other tools add to the file (``aws eks update-kubeconfig`` writes clusters and
+users to the first file) are saved to ``rescued/`` when the shell ends rather
+than deleted with it.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import secrets
+import shutil
+import time
+from collections.abc import Mapping
+from typing import Any
+
+from kubesafe import paths
+from kubesafe.kubeconfig import Overrides, ResolveError, candidate_files, load_merged
+from kubesafe.kubeconfig_parse import EXTENSION_NAME, KubeconfigError, parse_bytes
+from kubesafe.shell.names import (
+    KUBECONFIG_NAME,
+    SESSION_VARIABLE,
+)
+
+_HEADER = (
+    "# kubesafe: this terminal's context and namespace; removed when the shell exits.\n"
+    "# Holds no credentials: clusters and users stay in your own kubeconfig files.\n"
+)
+
+
+class SessionError(Exception):
+    """A per-terminal state problem, reported as one line."""
+
+
+class ShadowContext:
+    """A context entry copied into the terminal's file (references only)."""
+
+    __slots__ = ("cluster", "extension", "namespace", "user")
+
+    def __init__(self, cluster: str, user: str, namespace: str, extension: Any) -> None:
+        self.cluster = cluster
+        self.user = user
+        self.namespace = namespace
+        # The kubesafe extension travels with the copy: a context protected by an
+        # extension must stay protected when this terminal overrides its namespace.
+        self.extension = extension
+
+
+class SessionFile:
+    """The parsed per-terminal kubeconfig."""
+
+    __slots__ = ("contexts", "current_context", "foreign")
+
+    def __init__(
+        self,
+        current_context: str = "",
+        contexts: dict[str, ShadowContext] | None = None,
+        foreign: tuple[str, ...] = (),
+    ) -> None:
+        self.current_context = current_context
+        self.contexts = contexts or {}
+        # Clusters and users another tool wrote into the file (e.g. "cluster eks-1").
+        self.foreign = foreign
+
+
+def sessions_root(env: Mapping[str, str]) -> str:
+    runtime = env.get("XDG_RUNTIME_DIR", "")
+    if runtime and os.path.isdir(runtime) and os.access(runtime, os.W_OK):
+        return os.path.join(runtime, "kubesafe", "sessions")
+    return os.path.join(paths.state_dir(), "sessions")
+
+
+def active_session(env: Mapping[str, str]) -> str | None:
+    """The session directory when this process runs under a loaded integration.
+
+    Loaded means the terminal's file is still the first ``KUBECONFIG`` entry: a
+    user who re-exported ``KUBECONFIG`` has stepped out of per-terminal mode.
+    """
+    directory = env.get(SESSION_VARIABLE, "")
+    if not directory:
+        return None
+    own_file = os.path.join(directory, KUBECONFIG_NAME)
+    listed = env.get("KUBECONFIG", "").split(os.pathsep)
+    if not listed or listed[0] != own_file or not os.path.isfile(own_file):
+        return None
+    return directory
+
+
+def session_kubeconfig(directory: str) -> str:
+    return os.path.join(directory, KUBECONFIG_NAME)
+
+
+def read_session_file(path: str) -> SessionFile:
+    try:
+        with open(path, "rb") as handle:
+            content = handle.read()
+    except FileNotFoundError:
+        return SessionFile()
+    except OSError as exc:
+        raise SessionError(f"cannot read {path}: {exc.strerror or exc}") from None
+    try:
+        data = parse_bytes(content)
+    except KubeconfigError as exc:
+        raise SessionError(f"this terminal's kubeconfig {path}: {exc}") from None
+    contexts = {
+        name: ShadowContext(cluster, user, namespace, extension)
+        for name, (cluster, user, namespace, extension) in data["contexts"].items()
+    }
+    foreign = tuple(f"cluster {name}" for name in data["clusters"]) + tuple(
+        f"user {name}" for name in data["users"]
+    )
+    return SessionFile(data["current_context"], contexts, foreign)
+
+
+def _quoted(text: str) -> str:
+    # A JSON string is a valid YAML double-quoted scalar.
+    return json.dumps(text, ensure_ascii=False)
+
+
+def render_session_file(state: SessionFile) -> str:
+    lines = [_HEADER, "apiVersion: v1\nkind: Config\n"]
+    if state.current_context:
+        lines.append(f"current-context: {_quoted(state.current_context)}\n")
+    if state.contexts:
+        lines.append("contexts:\n")
+        for name, shadow in sorted(state.contexts.items()):
+            lines.append(f"- name: {_quoted(name)}\n  context:\n")
+            lines.append(f"    cluster: {_quoted(shadow.cluster)}\n")
+            lines.append(f"    user: {_quoted(shadow.user)}\n")
+            if shadow.namespace:
+                lines.append(f"    namespace: {_quoted(shadow.namespace)}\n")
+            if shadow.extension is not None:
+                extension = json.dumps(shadow.extension, ensure_ascii=False)
+                lines.append(
+                    f"    extensions:\n    - name: {EXTENSION_NAME}\n      extension: {extension}\n"
+                )
+    return "".join(lines)
+
+
+def write_session_file(path: str, state: SessionFile) -> None:
+    if state.foreign:
+        # Never drop what another tool stored here; the caller rescues it first.
+        raise SessionError(f"{path} holds {', '.join(state.foreign)}; not rewriting it")
+    if not paths.write_private(path, render_session_file(state).encode()):
+        raise SessionError(f"cannot write this terminal's kubeconfig {path}")
+
+
+def _pid_alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    except OSError:
+        return True
+    return True
+
+
+def _owner_pid(name: str) -> int | None:
+    head = name.partition("-")[0]
+    return int(head) if head.isdigit() else None
+
+
+def end_session(directory: str, env: Mapping[str, str]) -> str | None:
+    """Remove a session directory; returns where foreign entries were saved, if any."""
+    rescued = None
+    kubeconfig = session_kubeconfig(directory)
+    try:
+        state = read_session_file(kubeconfig)
+    except SessionError:
+        state = SessionFile(foreign=("unreadable content",))
+    if state.foreign and os.path.isfile(kubeconfig):
+        rescue_dir = paths.ensure_private_dir(os.path.join(paths.state_dir(), "rescued"))
+        stamp = time.strftime("%Y%m%d-%H%M%S")
+        rescued = os.path.join(rescue_dir, f"{stamp}-{os.path.basename(directory)}.yaml")
+        try:
+            shutil.copy2(kubeconfig, rescued)
+        except OSError:
+            return None  # keep the directory rather than lose what is in it
+    shutil.rmtree(directory, ignore_errors=True)
+    return rescued
+
+
+def sweep(env: Mapping[str, str]) -> list[str]:
+    """Remove the directories of shells that no longer run; returns rescued files."""
+    root = sessions_root(env)
+    rescued: list[str] = []
+    try:
+        names = os.listdir(root)
+    except OSError:
+        return rescued
+    for name in names:
+        pid = _owner_pid(name)
+        if pid is None or _pid_alive(pid):
+            continue
+        saved = end_session(os.path.join(root, name), env)
+        if saved:
+            rescued.append(saved)
+    return rescued
+
+
+def _without(listing: str, entry: str) -> list[str]:
+    return [item for item in listing.split(os.pathsep) if item and item != entry]
+
+
+def start_session(pid: int, env: Mapping[str, str]) -> tuple[str, str]:
+    """Create this terminal's directory, pinned to the context it starts in.
+
+    Returns (session directory, the KUBECONFIG value for the shell). A shell
+    started from an integrated shell inherits that terminal's context and
+    namespaces, not the global ones.
+    """
+    root = paths.ensure_private_dir(sessions_root(env))
+    directory = os.path.join(root, f"{pid}-{secrets.token_hex(4)}")
+    os.mkdir(directory, 0o700)
+    inherited = env.get(SESSION_VARIABLE, "")
+    inherited_file = session_kubeconfig(inherited) if inherited else ""
+    files, _ = candidate_files("", env)
+    rest = [path for path in files if path != inherited_file]
+    state = SessionFile()
+    if inherited_file and os.path.isfile(inherited_file):
+        try:
+            parent = read_session_file(inherited_file)
+            state = SessionFile(parent.current_context, parent.contexts)
+        except SessionError:
+            state = SessionFile()
+    if not state.current_context:
+        try:
+            merged = load_merged(Overrides(), {**env, "KUBECONFIG": os.pathsep.join(rest)})
+            state.current_context = merged.current_context
+        except ResolveError:
+            pass  # a broken kubeconfig: the terminal follows whatever the files say
+    own = session_kubeconfig(directory)
+    write_session_file(own, state)
+    value = os.pathsep.join([own, *(_without(os.pathsep.join(rest), own))])
+    return directory, value

@@ -1,0 +1,184 @@
+"""``kubesafe ctx``/``ns`` in-process: per-terminal and global behaviour, errors, notices."""
+
+from __future__ import annotations
+
+import os
+import sys
+from pathlib import Path
+
+import pytest
+from click.testing import CliRunner
+
+from kubesafe.cli import cli
+from kubesafe.commands import switch
+from kubesafe.commands.protect import CommandError
+from kubesafe.kubeconfig_parse import parse_bytes
+from kubesafe.shell import session
+from kubesafe.shell.names import SESSION_VARIABLE
+
+KUBECONFIG = """\
+apiVersion: v1
+kind: Config
+current-context: dev
+contexts:
+- name: dev
+  context: {cluster: c1, user: u, namespace: team-a}
+- name: prod
+  context: {cluster: c2, user: u}
+- name: sneaky
+  context: {cluster: c3, user: u}
+- name: other
+  context: {cluster: c1, user: u}
+clusters:
+- {name: c1, cluster: {server: "https://127.0.0.1:1"}}
+- {name: c2, cluster: {server: "https://127.0.0.1:2"}}
+- {name: c3, cluster: {server: "https://127.0.0.1:2/"}}
+users:
+- {name: u, user: {}}
+"""
+
+
+@pytest.fixture
+def files(tmp_path: Path, isolated_home: Path) -> dict[str, str]:
+    (tmp_path / "config").write_text(KUBECONFIG)
+    (tmp_path / "policy.yaml").write_text("rules:\n  - context: prod\n")
+    return {
+        **os.environ,
+        "KUBECONFIG": str(tmp_path / "config"),
+        "KUBESAFE_CONFIG": str(tmp_path / "policy.yaml"),
+    }
+
+
+@pytest.fixture
+def terminal(files: dict[str, str]) -> dict[str, str]:
+    directory, kubeconfig = session.start_session(os.getpid(), files)
+    return {**files, "KUBECONFIG": kubeconfig, SESSION_VARIABLE: directory}
+
+
+def _real(env: dict[str, str]) -> dict[str, object]:
+    path = env["KUBECONFIG"].split(os.pathsep)[-1]
+    return dict(parse_bytes(Path(path).read_bytes()))
+
+
+def _ctx(env: dict[str, str], *args: str, **flags: bool) -> str | None:
+    options = {"current": False, "delete": False, "unset": False, "global_": False, **flags}
+    return switch.ctx(args, env=env, **options)
+
+
+def _ns(env: dict[str, str], *args: str, **flags: bool) -> str | None:
+    options = {"current": False, "unset": False, "force": True, "global_": False, **flags}
+    return switch.ns(args, env=env, **options)
+
+
+def test_without_integration_the_kubeconfig_changes(files: dict[str, str], capsys) -> None:
+    _ctx(files, "prod")
+    assert _real(files)["current_context"] == "prod"
+    err = capsys.readouterr().err
+    assert 'Switched to context "prod".' in err
+    assert "in this terminal" not in err
+    assert "prod (default) is PRODUCTION" in err
+    _ctx(files, "-")
+    assert _real(files)["current_context"] == "dev"
+
+
+def test_in_a_terminal_only_the_terminal_changes(terminal: dict[str, str], capsys) -> None:
+    _ctx(terminal, "prod")
+    assert _real(terminal)["current_context"] == "dev"
+    assert _ctx(terminal, current=True) == "prod"
+    assert "in this terminal" in capsys.readouterr().err
+    _ctx(terminal, "other", global_=True)
+    assert _real(terminal)["current_context"] == "other"
+    assert _ctx(terminal, current=True) == "other"
+
+
+def test_namespace_per_terminal_and_back(terminal: dict[str, str]) -> None:
+    _ns(terminal, "payments")
+    assert _ns(terminal, current=True) == "payments"
+    contexts = _real(terminal)["contexts"]
+    assert isinstance(contexts, dict) and contexts["dev"][2] == "team-a"
+    _ns(terminal, "-")
+    assert _ns(terminal, current=True) == "team-a"
+    _ns(terminal, "x")
+    _ns(terminal, unset=True)
+    assert _ns(terminal, current=True) == "team-a"
+    _ns(terminal, "shop", global_=True)
+    assert _ns(terminal, current=True) == "shop"
+    contexts = _real(terminal)["contexts"]
+    assert isinstance(contexts, dict) and contexts["dev"][2] == "shop"
+
+
+def test_unset_in_a_terminal_refuses_kubectl(terminal: dict[str, str]) -> None:
+    _ctx(terminal, unset=True)
+    assert _real(terminal)["current_context"] == "dev"
+    with pytest.raises(CommandError, match="current-context is not set"):
+        _ctx(terminal, current=True)
+    from kubesafe.plan import make_plan
+
+    plan = make_plan(["delete", "pod", "x"], terminal)
+    assert plan.decision != "allow"
+
+
+def test_rename_and_delete_follow_into_the_terminal(terminal: dict[str, str]) -> None:
+    _ctx(terminal, "other")
+    _ctx(terminal, "renamed=.")
+    assert _ctx(terminal, current=True) == "renamed"
+    contexts = _real(terminal)["contexts"]
+    assert isinstance(contexts, dict) and "renamed" in contexts and "other" not in contexts
+    _ctx(terminal, "renamed", delete=True)
+    contexts = _real(terminal)["contexts"]
+    assert isinstance(contexts, dict) and "renamed" not in contexts
+
+
+@pytest.mark.parametrize(
+    ("args", "flags", "message"),
+    [
+        (("nope",), {}, 'no context exists with the name: "nope"'),
+        (("a", "b"), {}, "give one context name"),
+        (("x",), {"current": True}, "-c takes no arguments"),
+        ((), {"current": True, "unset": True}, "use only one of"),
+        ((), {"delete": True}, "-d needs at least one"),
+        (("=x",), {}, "rename with NEW=OLD"),
+        (("-",), {}, "no previous context"),
+        (("dev=prod",), {}, 'context "dev" already exists'),
+    ],
+)
+def test_ctx_errors_are_one_line(
+    files: dict[str, str], args: tuple[str, ...], flags: dict[str, bool], message: str
+) -> None:
+    with pytest.raises(CommandError, match=message) as caught:
+        _ctx(files, *args, **flags)
+    assert "\n" not in str(caught.value)
+    assert _real(files)["current_context"] == "dev"
+
+
+def test_cli_reports_errors_with_exit_status_1(files: dict[str, str]) -> None:
+    result = CliRunner().invoke(cli, ["ctx", "nope"], env=files)
+    assert result.exit_code == 1
+    assert result.output.strip() == 'kubesafe: no context exists with the name: "nope"'
+
+
+def test_protected_endpoints_are_labelled(files: dict[str, str]) -> None:
+    """sneaky points at prod's API server (another spelling of the URL): labelled too."""
+    labels = switch.context_environments(files)
+    assert labels == {"prod": "production", "sneaky": "production"}
+
+
+def test_list_plain_when_piped(files: dict[str, str]) -> None:
+    result = CliRunner().invoke(cli, ["ctx"], env=files)
+    assert result.output.split() == ["dev", "other", "prod", "sneaky"]
+
+
+def test_broken_kubeconfig_is_one_line(files: dict[str, str]) -> None:
+    Path(files["KUBECONFIG"]).write_text("contexts: [\n")
+    with pytest.raises(CommandError) as caught:
+        _ctx(files, "prod")
+    assert "\n" not in str(caught.value) and "line" in str(caught.value)
+
+
+def test_switch_never_touches_credentials(terminal: dict[str, str]) -> None:
+    _ns(terminal, "payments")
+    own = terminal["KUBECONFIG"].split(os.pathsep)[0]
+    assert "users" not in parse_bytes(Path(own).read_bytes()) or not parse_bytes(
+        Path(own).read_bytes()
+    )["users"]
+    assert sys.platform == "win32" or oct(os.stat(own).st_mode & 0o777) == "0o600"
