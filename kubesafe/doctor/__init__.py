@@ -1,0 +1,1 @@
+"""``kubesafe doctor``: checks of the whole setup, each with the exact fix."""

@@ -1,0 +1,43 @@
+"""The user's shell: which one, its rc file, and the lines kubesafe wants in it."""
+
+from __future__ import annotations
+
+import os
+import shlex
+from collections.abc import Mapping
+
+SUPPORTED = ("bash", "zsh", "fish")
+
+
+def user_shell(env: Mapping[str, str]) -> str:
+    """``KUBESAFE_SHELL`` (set by the integration), else the login shell's name."""
+    return env.get("KUBESAFE_SHELL") or os.path.basename(env.get("SHELL", ""))
+
+
+def rc_file(shell: str, env: Mapping[str, str]) -> str:
+    home = env.get("HOME", "~")
+    if shell == "zsh":
+        return os.path.join(env.get("ZDOTDIR") or home, ".zshrc")
+    if shell == "fish":
+        config = env.get("XDG_CONFIG_HOME") or os.path.join(home, ".config")
+        return os.path.join(config, "fish", "config.fish")
+    return os.path.join(home, ".bashrc")
+
+
+def init_line(shell: str) -> str:
+    if shell == "fish":
+        return "kubesafe init fish | source"
+    return f'eval "$(kubesafe init {shell})"'
+
+
+def completion_line(shell: str) -> str:
+    if shell == "fish":
+        return "kubectl completion fish | source"
+    if shell == "zsh":
+        return "autoload -Uz compinit && compinit; source <(kubectl completion zsh)"
+    return "source <(kubectl completion bash)"
+
+
+def append_command(line: str, path: str) -> str:
+    """A command that appends ``line`` to ``path``."""
+    return f"echo {shlex.quote(line)} >> {shlex.quote(path)}"
