@@ -172,12 +172,40 @@ def test_unwritable_cache_dir_fails_with_the_blocking_file(tmp_path: Path) -> No
     assert check.fix[0].startswith(f"mv {blocker} {blocker}.bak")
 
 
-@pytest.mark.skipif(os.geteuid() == 0, reason="root writes into read-only directories")
 def test_read_only_cache_dir_fails_with_chmod(tmp_path: Path) -> None:
-    directory = tmp_path / "cache"
-    directory.mkdir(mode=0o500)
-    check = files.writable_dir("cache", str(directory))
-    assert check.status == FAIL and "chmod 700" in check.fix[0]
+    """As an ordinary user (root ignores the mode: the check runs in a child as nobody)."""
+    import json
+    import tempfile
+
+    base = Path(tempfile.mkdtemp())
+    try:
+        base.chmod(0o711)
+        directory = base / "cache"
+        directory.mkdir(mode=0o500)
+        if os.geteuid() == 0:
+            os.chown(directory, 65534, 65534)
+        read_end, write_end = os.pipe()
+        pid = os.fork()
+        if pid == 0:  # the child: drop to nobody, run the check, report, exit
+            try:
+                os.close(read_end)
+                if os.geteuid() == 0:
+                    os.setgroups([])
+                    os.setgid(65534)
+                    os.setuid(65534)
+                check = files.writable_dir("cache", str(directory))
+                os.write(write_end, json.dumps([check.status, check.fix]).encode())
+            finally:
+                os._exit(0)
+        os.close(write_end)
+        with os.fdopen(read_end) as reader:
+            status, fix = json.loads(reader.read())
+        os.waitpid(pid, 0)
+    finally:
+        import shutil
+
+        shutil.rmtree(base, ignore_errors=True)
+    assert status == FAIL and "chmod 700" in fix[0]
 
 
 def test_cache_dirs_follow_the_environment(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
