@@ -64,10 +64,8 @@ def ensure_bin_dir(command: list[str]) -> str:
     return directory
 
 
-_BASH = r"""# kubesafe shell integration for bash; see `kubesafe init --help`.
-if [ "$$" = @PID@ ]; then
-__kubesafe_launcher=(@LAUNCHER@)
-export @SHELL_VAR@=bash
+# Shared by bash and zsh: exports, the wrappers, and the freshness check (builtins only).
+_POSIX_SETUP = r"""export @SHELL_VAR@=@SHELL@
 export @SESSION_VAR@=@SESSION@
 export @FILE_VAR@=@FILE@
 export KUBECONFIG=@KUBECONFIG@
@@ -75,10 +73,10 @@ case ":$PATH:" in *:@BIN@:*) ;; *) export PATH=@BIN@:"$PATH" ;; esac
 function kubectl { "${__kubesafe_launcher[@]}" kubectl "$@"; }
 function helm { "${__kubesafe_launcher[@]}" helm "$@"; }
 function kubesafe { "${__kubesafe_launcher[@]}" "$@"; }
-__kubesafe_key= __kubesafe_stamp= KUBESAFE_PROMPT=
-__kubesafe_present=() __kubesafe_absent=()
-__kubesafe_refresh() {
-  local status=$? f
+"""
+
+_POSIX_REFRESH = r"""__kubesafe_refresh() {
+  local st=$? f
   local key="${KUBECONFIG-}|${KUBESAFE_CONFIG-}|${HOME-}|${XDG_CONFIG_HOME-}"
   key+="|${XDG_STATE_HOME-}|${NO_COLOR-}|${KUBESAFE_PROMPT_FORMAT-}"
   if [[ $key == "$__kubesafe_key" && -e $__kubesafe_stamp ]]; then
@@ -90,15 +88,27 @@ __kubesafe_refresh() {
         [[ -e $f ]] && { key=; break; }
       done
     fi
-    [[ -n $key ]] && return $status
+    [[ -n $key ]] && return $st
   fi
   local code
-  code=$("${__kubesafe_launcher[@]}" prompt --render bash 2>/dev/null) ||
+  code=$("${__kubesafe_launcher[@]}" prompt --render @SHELL@ 2>/dev/null) ||
     code="KUBESAFE_PROMPT='⎈ ? '"
   eval "$code"
-  return $status
+  return $st
 }
-kubesafe_prompt() { __kubesafe_refresh; printf '%s' "$KUBESAFE_PROMPT"; }
+"""
+
+_BASH = (
+    r"""# kubesafe shell integration for bash; see `kubesafe init --help`.
+if [ "$$" = @PID@ ]; then
+__kubesafe_launcher=(@LAUNCHER@)
+"""
+    + _POSIX_SETUP
+    + r"""__kubesafe_key= __kubesafe_stamp= KUBESAFE_PROMPT=
+__kubesafe_present=() __kubesafe_absent=()
+"""
+    + _POSIX_REFRESH
+    + r"""kubesafe_prompt() { __kubesafe_refresh; printf '%s' "$KUBESAFE_PROMPT"; }
 __kubesafe_exit() { "${__kubesafe_launcher[@]}" shell-exit "$@" >/dev/null 2>&1; }
 __kubesafe_install() {
   if [[ ${PROMPT_COMMAND@a} == *a* ]]; then
@@ -123,43 +133,20 @@ else
 eval "$(@LAUNCHER_WORDS@ init bash --pid "$$")"
 fi
 """
+)
 
-_ZSH = r"""# kubesafe shell integration for zsh; see `kubesafe init --help`.
+_ZSH = (
+    r"""# kubesafe shell integration for zsh; see `kubesafe init --help`.
 if [[ "$$" == @PID@ ]]; then
 typeset -ga __kubesafe_launcher
 __kubesafe_launcher=(@LAUNCHER@)
-export @SHELL_VAR@=zsh
-export @SESSION_VAR@=@SESSION@
-export @FILE_VAR@=@FILE@
-export KUBECONFIG=@KUBECONFIG@
-case ":$PATH:" in *:@BIN@:*) ;; *) export PATH=@BIN@:"$PATH" ;; esac
-function kubectl { "${__kubesafe_launcher[@]}" kubectl "$@"; }
-function helm { "${__kubesafe_launcher[@]}" helm "$@"; }
-function kubesafe { "${__kubesafe_launcher[@]}" "$@"; }
-typeset -g __kubesafe_key= __kubesafe_stamp= KUBESAFE_PROMPT=
+"""
+    + _POSIX_SETUP
+    + r"""typeset -g __kubesafe_key= __kubesafe_stamp= KUBESAFE_PROMPT=
 typeset -ga __kubesafe_present __kubesafe_absent
-__kubesafe_refresh() {
-  local st=$? f
-  local key="${KUBECONFIG-}|${KUBESAFE_CONFIG-}|${HOME-}|${XDG_CONFIG_HOME-}"
-  key+="|${XDG_STATE_HOME-}|${NO_COLOR-}|${KUBESAFE_PROMPT_FORMAT-}"
-  if [[ $key == "$__kubesafe_key" && -e $__kubesafe_stamp ]]; then
-    for f in "${__kubesafe_present[@]}"; do
-      [[ -e $f && ! $f -nt $__kubesafe_stamp ]] || { key=; break; }
-    done
-    if [[ -n $key ]]; then
-      for f in "${__kubesafe_absent[@]}"; do
-        [[ -e $f ]] && { key=; break; }
-      done
-    fi
-    [[ -n $key ]] && return $st
-  fi
-  local code
-  code=$("${__kubesafe_launcher[@]}" prompt --render zsh 2>/dev/null) ||
-    code="KUBESAFE_PROMPT='⎈ ? '"
-  eval "$code"
-  return $st
-}
-kubesafe_prompt() { __kubesafe_refresh; print -rn -- "$KUBESAFE_PROMPT"; }
+"""
+    + _POSIX_REFRESH
+    + r"""kubesafe_prompt() { __kubesafe_refresh; print -rn -- "$KUBESAFE_PROMPT"; }
 __kubesafe_exit() { "${__kubesafe_launcher[@]}" shell-exit @SESSION@ >/dev/null 2>&1; }
 autoload -Uz add-zsh-hook
 add-zsh-hook precmd __kubesafe_refresh
@@ -168,6 +155,7 @@ else
 eval "$(@LAUNCHER_WORDS@ init zsh --pid "$$")"
 fi
 """
+)
 
 _FISH = r"""# kubesafe shell integration for fish; see `kubesafe init --help`.
 if test $fish_pid = @PID@
@@ -231,6 +219,7 @@ def init_script(shell: str, pid: int, env: Mapping[str, str]) -> str:
     quote = fish_quote if shell == "fish" else posix_quote
     words = " ".join(quote(word) for word in command)
     values = {
+        "@SHELL@": shell,
         "@PID@": str(pid),
         "@LAUNCHER@": words,
         "@LAUNCHER_WORDS@": words,
