@@ -270,6 +270,7 @@ def versions_which(kubectl_args: tuple[str, ...]) -> None:
 
     _run_command(lambda: which(list(kubectl_args), os.environ))
 
+
 # -- per-terminal contexts, namespaces and the prompt ------------------------------
 
 

@@ -31,6 +31,28 @@ def main() -> int:
         if argv[3] in SHELLS:
             sys.stdout.write(render(argv[3], os.environ))
             return 0
+    if len(argv) in (3, 5) and argv[1] == "init" and _plain_init(argv[2:]):
+        # Runs at every shell start: skip click's import (~35 ms).
+        return _init(argv[2], int(argv[4]) if len(argv) == 5 else os.getppid())
     from kubesafe.cli import main as cli_main
 
     return cli_main()
+
+
+def _plain_init(args: list[str]) -> bool:
+    shells = ("bash", "zsh", "fish")
+    if len(args) == 1:
+        return args[0] in shells
+    return args[0] in shells and args[1] == "--pid" and args[2].isdigit()
+
+
+def _init(shell: str, pid: int) -> int:
+    from kubesafe.commands.errors import CommandError
+    from kubesafe.commands.shell import init
+
+    try:
+        sys.stdout.write(init(shell, pid, os.environ) + "\n")
+    except CommandError as exc:
+        sys.stderr.write(f"kubesafe: {exc}\n")
+        return 1
+    return 0

@@ -6,6 +6,7 @@ import os
 from collections.abc import Mapping
 from dataclasses import dataclass
 
+from kubesafe.commands.errors import CommandError as CommandError
 from kubesafe.filecache import FileIndex
 from kubesafe.kubeconfig import (
     Merged,
@@ -26,10 +27,6 @@ from kubesafe.policy import (
     rule_levels,
 )
 from kubesafe.policy_file import PolicyError, add_rule, policy_path, remove_rules, rule_fields
-
-
-class CommandError(Exception):
-    """A user-facing failure of a kubesafe command (one line)."""
 
 
 @dataclass(frozen=True)

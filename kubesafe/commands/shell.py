@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 
-from kubesafe.commands.protect import CommandError
+from kubesafe.commands.errors import CommandError
 from kubesafe.shell.session import SessionError, end_session
 
 

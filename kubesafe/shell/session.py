@@ -21,19 +21,18 @@ from __future__ import annotations
 
 import json
 import os
-import secrets
 import shutil
 import time
-from collections.abc import Mapping
-from typing import Any
 
 from kubesafe import paths
 from kubesafe.kubeconfig import Overrides, ResolveError, candidate_files, load_merged
 from kubesafe.kubeconfig_parse import EXTENSION_NAME, KubeconfigError, parse_bytes
-from kubesafe.shell.names import (
-    KUBECONFIG_NAME,
-    SESSION_VARIABLE,
-)
+from kubesafe.shell.names import KUBECONFIG_NAME, SESSION_VARIABLE
+
+TYPE_CHECKING = False  # typing costs an import at every shell start; mypy treats this as True
+if TYPE_CHECKING:
+    from collections.abc import Mapping
+    from typing import Any
 
 _HEADER = (
     "# kubesafe: this terminal's context and namespace; removed when the shell exits.\n"
@@ -225,7 +224,7 @@ def start_session(pid: int, env: Mapping[str, str]) -> tuple[str, str]:
     namespaces, not the global ones.
     """
     root = paths.ensure_private_dir(sessions_root(env))
-    directory = os.path.join(root, f"{pid}-{secrets.token_hex(4)}")
+    directory = os.path.join(root, f"{pid}-{os.urandom(4).hex()}")
     os.mkdir(directory, 0o700)
     inherited = env.get(SESSION_VARIABLE, "")
     inherited_file = session_kubeconfig(inherited) if inherited else ""

@@ -51,7 +51,8 @@ def fetch(
         )
     except (DownloadError, httpx.HTTPError, ValueError) as exc:
         raise FetchError(
-            f"cannot install kubectl {spec}: {str(exc).rstrip('.')}. Set KUBESAFE_MIRROR to a reachable mirror, "
+            f"cannot install kubectl {spec}: {str(exc).rstrip('.')}. "
+            "Set KUBESAFE_MIRROR to a reachable mirror, "
             "or KUBESAFE_KUBECTL to run a kubectl you already have"
         ) from None
     if target is not None:

@@ -178,7 +178,8 @@ def test_broken_kubeconfig_is_one_line(files: dict[str, str]) -> None:
 def test_switch_never_touches_credentials(terminal: dict[str, str]) -> None:
     _ns(terminal, "payments")
     own = terminal["KUBECONFIG"].split(os.pathsep)[0]
-    assert "users" not in parse_bytes(Path(own).read_bytes()) or not parse_bytes(
-        Path(own).read_bytes()
-    )["users"]
+    assert (
+        "users" not in parse_bytes(Path(own).read_bytes())
+        or not parse_bytes(Path(own).read_bytes())["users"]
+    )
     assert sys.platform == "win32" or oct(os.stat(own).st_mode & 0o777) == "0o600"
