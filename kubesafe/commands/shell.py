@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import sys
 from collections.abc import Mapping
 
 from kubesafe.commands.errors import CommandError
@@ -12,9 +13,19 @@ def init(shell: str, pid: int, env: Mapping[str, str]) -> str:
     from kubesafe.shell.scripts import init_script
 
     try:
-        return init_script(shell, pid, env).rstrip("\n")
+        script = init_script(shell, pid, env).rstrip("\n")
     except (OSError, SessionError, ValueError) as exc:
         raise CommandError(f"cannot set up the {shell} integration: {exc}") from None
+    from kubesafe.shell.session import unannounced_rescues
+
+    for path in unannounced_rescues():
+        # Another tool wrote clusters or users into a terminal's own kubeconfig; the
+        # shell has exited since. Say so once, where the user will see it.
+        print(
+            f"kubesafe: saved entries another tool wrote for a closed terminal: {path}",
+            file=sys.stderr,
+        )
+    return script
 
 
 def prompt(state: str | None, *, global_: bool, render: str | None, env: Mapping[str, str]) -> str:

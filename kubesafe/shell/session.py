@@ -247,3 +247,23 @@ def start_session(pid: int, env: Mapping[str, str]) -> tuple[str, str]:
     write_session_file(own, state)
     value = os.pathsep.join([own, *(_without(os.pathsep.join(rest), own))])
     return directory, value
+
+
+def unannounced_rescues() -> list[str]:
+    """Rescued files the user has not been told about yet; marks them as told."""
+    directory = os.path.join(paths.state_dir(), "rescued")
+    marker = os.path.join(directory, ".announced")
+    try:
+        names = sorted(name for name in os.listdir(directory) if name.endswith(".yaml"))
+        told = os.stat(marker).st_mtime_ns if os.path.exists(marker) else 0
+        fresh = [
+            os.path.join(directory, name)
+            for name in names
+            if os.stat(os.path.join(directory, name)).st_mtime_ns > told
+        ]
+        if fresh:
+            with open(marker, "w", encoding="utf-8"):
+                pass
+    except OSError:
+        return []
+    return fresh

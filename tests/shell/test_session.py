@@ -178,3 +178,22 @@ def test_active_only_while_first_in_kubeconfig(env: dict[str, str]) -> None:
     assert session.active_session(loaded) == directory
     assert session.active_session({**loaded, "KUBECONFIG": env["KUBECONFIG"]}) is None
     assert session.active_session({**env, "KUBECONFIG": kubeconfig}) is None
+
+
+def test_rescued_files_are_announced_once(env: dict[str, str], kubectl33: Path, capsys) -> None:
+    from kubesafe.commands.shell import init
+
+    directory, kubeconfig = session.start_session(_live_pid(), env)
+    subprocess.run(
+        [str(kubectl33), "config", "set-credentials", "eks-user", "--token=abc"],
+        env={**env, "KUBECONFIG": kubeconfig},
+        check=True,
+        capture_output=True,
+    )
+    rescued = session.end_session(directory, env)
+    init("bash", _live_pid(), env)
+    assert f"saved entries another tool wrote for a closed terminal: {rescued}" in (
+        capsys.readouterr().err
+    )
+    init("bash", _live_pid(), env)
+    assert "saved entries" not in capsys.readouterr().err
