@@ -314,6 +314,12 @@ def _read(argv: list[str], guesses: dict[str, bool]) -> tuple[Reading, list[str]
         flags = _FlagSet(dict(table.GLOBAL_FLAGS), dict(table.GLOBAL_SHORTHANDS))
         positionals, values, rest, _ = _parse_flags(argv[name_index + 1 :], flags, arity)
         error = None if name_index == 0 else "flags cannot be placed before plugin name"
+        if name_index:
+            # kubectl refuses this today ("prod" in "--context prod foo" is taken for
+            # the plugin's name). Should it ever run, the flags as the user meant them
+            # (--context prod) must still decide the target.
+            _, meant, _, _ = _parse_flags(argv, flags, arity)
+            values = {**values, **meant}
         reading = Reading(
             command=(argv[name_index],),
             plugin=True,

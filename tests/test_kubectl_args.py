@@ -258,3 +258,14 @@ def test_property_flags_anywhere_give_the_same_reading(
 def test_property_never_raises(argv: list[str]) -> None:
     parsed = parse(argv)
     assert len(parsed.readings) >= 1
+
+
+def test_flags_before_a_plugin_name_still_decide_the_target() -> None:
+    """kubectl takes "prod" for a plugin name here and refuses; kubesafe keeps the
+    user's --context so that a reading on prod is judged, not one on the default."""
+    readings = parse(["--context", "prod", "--frobnicate", "a", "b", "delete", "pod", "x"]).readings
+    plugin_readings = [r for r in readings if r.plugin]
+    assert plugin_readings
+    for reading in plugin_readings:
+        assert reading.error == "flags cannot be placed before plugin name"
+        assert reading.last("context") == "prod"
