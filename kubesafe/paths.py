@@ -22,6 +22,14 @@ def _xdg(variable: str, fallback: str) -> str:
     return os.path.join(value if value else os.path.join(_home(), fallback), APP)
 
 
+def _macos(variable: str, default: str) -> str:
+    """macOS: an absolute XDG variable wins over the Apple default (as platformdirs does)."""
+    value = os.environ.get(variable, "")
+    if os.path.isabs(value):
+        return os.path.join(value, APP)
+    return os.path.join(_home(), "Library", default, APP)
+
+
 def _windows_local_appdata() -> str:
     value = os.environ.get("LOCALAPPDATA", "").strip()
     return value if value else os.path.join(_home(), "AppData", "Local")
@@ -31,7 +39,7 @@ def cache_dir() -> str:
     if os.environ.get("KUBESAFE_CACHE_DIR"):
         return os.environ["KUBESAFE_CACHE_DIR"]
     if sys.platform == "darwin":
-        return os.path.join(_home(), "Library", "Caches", APP)
+        return _macos("XDG_CACHE_HOME", "Caches")
     if sys.platform == "win32":
         return os.path.join(_windows_local_appdata(), APP, "Cache")
     return _xdg("XDG_CACHE_HOME", ".cache")
@@ -39,7 +47,7 @@ def cache_dir() -> str:
 
 def config_dir() -> str:
     if sys.platform == "darwin":
-        return os.path.join(_home(), "Library", "Application Support", APP)
+        return _macos("XDG_CONFIG_HOME", "Application Support")
     if sys.platform == "win32":
         return os.path.join(_windows_local_appdata(), APP)
     return _xdg("XDG_CONFIG_HOME", ".config")
@@ -47,7 +55,7 @@ def config_dir() -> str:
 
 def state_dir() -> str:
     if sys.platform == "darwin":
-        return os.path.join(_home(), "Library", "Application Support", APP)
+        return _macos("XDG_STATE_HOME", "Application Support")
     if sys.platform == "win32":
         return os.path.join(_windows_local_appdata(), APP)
     return _xdg("XDG_STATE_HOME", os.path.join(".local", "state"))
