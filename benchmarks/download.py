@@ -14,6 +14,8 @@ Alternately (A B A B ...), so that machine noise hits both sides:
 Medians in MB/s (1 MB = 10**6 bytes) and their ratio (target: install >= 80% of raw), then
 the peak RSS of one run of each in a fresh subprocess, and how much it grew during the
 transfer (ru_maxrss after the transfer minus before it, with everything already imported).
+Budget for memory: install's peak at most 8 MiB above raw's (the hashing queue holds at most
+8 batches of ~1 MB).
 Files are written under the system temporary directory and deleted after each run.
 """
 
@@ -24,7 +26,6 @@ import json
 import os
 import resource
 import shutil
-import statistics
 import subprocess
 import sys
 import tempfile
@@ -34,10 +35,20 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
+from benchmarks.report import (  # noqa: E402
+    BenchmarkError,
+    Row,
+    added_at_most,
+    ratio_at_least,
+    row,
+    run_main,
+)
 from kubesafe.versions.download import install  # noqa: E402
 from tests.support.mirror import file_digest, release_path  # noqa: E402
 
 VERSION = "v1.99.0"
+BENCHMARK = "download"
+QUICK_SIZE_MB = 5
 
 
 def make_tree(root: Path, size: int) -> Path:
@@ -110,24 +121,19 @@ def rss_of(kind: str, base: str, out_dir: str) -> dict[str, int]:
         [sys.executable, __file__, "--child", kind, base, out_dir],
         capture_output=True,
         text=True,
-        check=True,
         timeout=600,
     )
+    if result.returncode:
+        raise BenchmarkError(f"{kind} child failed: {result.stderr.strip()[-300:]}")
     data: dict[str, int] = json.loads(result.stdout)
     return data
 
 
-def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    parser.add_argument("--size-mb", type=int, default=100)
-    parser.add_argument("--repeats", type=int, default=5)
-    parser.add_argument("--child", nargs=3, metavar=("KIND", "BASE", "DIR"), help=argparse.SUPPRESS)
-    args = parser.parse_args()
-    if args.child:
-        child(*args.child)
-        return
+Memory = dict[str, dict[str, int]]
 
-    size = args.size_mb * 10**6
+
+def transfers(size: int, repeats: int) -> tuple[dict[str, list[float]], Memory]:
+    """Seconds per alternating run of each kind, and each kind's RSS in a fresh process."""
     with tempfile.TemporaryDirectory(prefix="kubesafe-bench-") as tmp:
         make_tree(Path(tmp) / "tree", size)
         out_dir = os.path.join(tmp, "out")
@@ -143,32 +149,84 @@ def main() -> None:
         try:
             assert server.stdout is not None
             base = server.stdout.readline().strip()
+            if not base:
+                raise BenchmarkError("the loopback mirror did not start")
             timed("raw", base, out_dir)  # warm the page cache and the imports
             times: dict[str, list[float]] = {"raw": [], "install": []}
-            for _ in range(args.repeats):
+            for _ in range(repeats):
                 for kind in ("raw", "install"):
                     seconds, got = timed(kind, base, out_dir)
-                    assert got == size, (kind, got, size)
+                    if got != size:
+                        raise BenchmarkError(f"{kind} transferred {got} bytes, not {size}")
                     times[kind].append(seconds)
             rss = {kind: rss_of(kind, base, out_dir) for kind in ("raw", "install")}
         finally:
             server.terminate()
             server.wait()
+    return times, rss
 
-    rates = {kind: size / statistics.median(values) / 1e6 for kind, values in times.items()}
+
+def rows_of(size: int, times: dict[str, list[float]], rss: Memory) -> list[Row]:
+    rates = {kind: [size / t / 1e6 for t in values] for kind, values in times.items()}
+    mib = {kind: [data["after"] / 2**20] for kind, data in rss.items()}
+    return [
+        row(
+            BENCHMARK,
+            f"kubesafe install() verified, {size / 1e6:.0f} MB",
+            "raw httpx.stream -> file",
+            rates["raw"],
+            rates["install"],
+            "MB/s",
+            ratio_at_least(0.8),
+        ),
+        row(
+            BENCHMARK,
+            "install() peak RSS (fresh process)",
+            "raw httpx peak RSS",
+            mib["raw"],
+            mib["install"],
+            "MiB",
+            added_at_most(8, "MiB"),
+        ),
+    ]
+
+
+def measure(repeats: int = 5, quick: bool = False, size_mb: int | None = None) -> list[Row]:
+    """Rate and memory rows; ``quick`` moves a 5 MB file instead of 100 MB."""
+    size = (size_mb or (QUICK_SIZE_MB if quick else 100)) * 10**6
+    return rows_of(size, *transfers(size, repeats))
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("--size-mb", type=int, default=100)
+    parser.add_argument("--repeats", type=int, default=5)
+    parser.add_argument("--child", nargs=3, metavar=("KIND", "BASE", "DIR"), help=argparse.SUPPRESS)
+    args = parser.parse_args()
+    if args.child:
+        child(*args.child)
+        return 0
+
+    size = args.size_mb * 10**6
+    times, rss = transfers(size, args.repeats)
+    speed, memory = rows_of(size, times, rss)
     print(f"file: {args.size_mb} MB over loopback, {args.repeats} alternating repeats, medians")
-    for kind, label in (("raw", "raw httpx.stream -> file"), ("install", "install() verified")):
-        runs = ", ".join(f"{size / t / 1e6:.0f}" for t in times[kind])
-        print(f"  {label:26} {rates[kind]:7.1f} MB/s   (runs: {runs})")
-    ratio = rates["install"] / rates["raw"]
-    verdict = "ok" if ratio >= 0.8 else "BELOW TARGET"
-    print(f"  install / raw              {ratio:7.1%}     (target >= 80%: {verdict})")
+    for samples, median, label in (
+        (speed.baseline_samples, speed.baseline, "raw httpx.stream -> file"),
+        (speed.measured_samples, speed.measured, "install() verified"),
+    ):
+        runs = ", ".join(f"{rate:.0f}" for rate in samples)
+        print(f"  {label:26} {median:7.1f} MB/s   (runs: {runs})")
+    verdict = "ok" if speed.met else "BELOW TARGET"
+    print(f"  install / raw              {speed.ratio:7.1%}     (target >= 80%: {verdict})")
     print("peak RSS in a fresh subprocess (growth during the transfer):")
     for kind in ("raw", "install"):
         data = rss[kind]
         growth = (data["after"] - data["before"]) / 2**20
         print(f"  {kind:8} {data['after'] / 2**20:7.1f} MiB   (+{growth:.1f} MiB)")
+    print(f"  install - raw {memory.added:+.1f} MiB (budget +8 MiB: {memory.verdict})")
+    return 0
 
 
 if __name__ == "__main__":
-    main()
+    sys.exit(run_main(main))
