@@ -359,7 +359,7 @@ def init_command(shell: str, pid: int | None) -> None:
     Examples:
       echo 'eval "$(kubesafe init bash)"' >> ~/.bashrc
       echo 'eval "$(kubesafe init zsh)"' >> ~/.zshrc
-      echo 'kubesafe init fish | source' >> ~/.config/fish/config.fish
+      echo 'status is-interactive; and kubesafe init fish | source' >> ~/.config/fish/config.fish
     \b
     Then put the segment in your prompt:
       bash:  PS1='$KUBESAFE_PROMPT'"$PS1"

@@ -6,7 +6,8 @@ takes kubectl's ``<file>.lock`` (plus a private flock), edits only the bytes
 of the values that change (``yaml_surgery``), checks the new text twice (its
 YAML event stream equals the old one with exactly the intended change, and
 kubesafe's own loader reads the intended values back), then replaces the
-file atomically keeping its mode and owner (``atomic_write``). Comments, key
+file atomically keeping its mode and owner (``atomic_write``), unless a
+writer that takes no lock replaced it meanwhile (then it edits again). Comments, key
 order, quoting, line endings and unknown fields survive; kubectl itself
 rewrites the whole file and drops them. Anything the surgical editor cannot
 handle (flow style, anchors, merge keys) fails with a one-line error and
@@ -297,25 +298,57 @@ def _change(
             # kubectl creates it too (0755); a directory of kubeconfigs is private.
             os.makedirs(directory, mode=atomic_write.NEW_DIR_MODE)
         with WriteLock(path):
-            content = _read(path)
-            new = _new_content(path, content, edit, new_file, empty_line)
-            if new is None:
-                return
-            try:
-                data = parse_bytes(new)
-            except KubeconfigError as exc:
-                raise KubeconfigWriteError(
-                    f"{path} left untouched: the edited file would not load ({exc})"
-                ) from None
-            if not check(data):
-                raise KubeconfigWriteError(
-                    f"{path} left untouched: the edited file does not read back as intended"
-                )
-            atomic_write.replace(path, new)
+            for _ in range(_ATTEMPTS):
+                if _attempt(path, edit, check, new_file, empty_line):
+                    return
+            raise KubeconfigWriteError(
+                f"{path} left untouched: another program kept changing it; try again"
+            )
     except (LockError, atomic_write.AtomicWriteError) as exc:
         raise KubeconfigWriteError(str(exc)) from None
     except OSError as exc:
         raise KubeconfigWriteError(f"cannot write {path}: {exc.strerror or exc}") from None
+
+
+# Writers that take no lock (cloud CLIs, editors) may replace the file meanwhile.
+_ATTEMPTS = 3
+
+
+def _identity(path: str) -> tuple[int, ...] | None:
+    try:
+        found = os.stat(path)
+    except OSError:
+        return None
+    return (found.st_dev, found.st_ino, found.st_size, found.st_mtime_ns, found.st_ctime_ns)
+
+
+def _attempt(
+    path: str,
+    edit: Callable[[Document], Edit | None],
+    check: Callable[[FileData], bool],
+    new_file: str | None,
+    empty_line: str | None,
+) -> bool:
+    """Edit and replace ``path``; False, with nothing written, if it changed meanwhile."""
+    before = _identity(path)
+    content = _read(path)
+    new = _new_content(path, content, edit, new_file, empty_line)
+    if new is None:
+        return True
+    try:
+        data = parse_bytes(new)
+    except KubeconfigError as exc:
+        raise KubeconfigWriteError(
+            f"{path} left untouched: the edited file would not load ({exc})"
+        ) from None
+    if not check(data):
+        raise KubeconfigWriteError(
+            f"{path} left untouched: the edited file does not read back as intended"
+        )
+    if _identity(path) != before:
+        return False
+    atomic_write.replace(path, new)
+    return True
 
 
 def _read(path: str) -> bytes | None:

@@ -31,6 +31,7 @@ from kubesafe.shell.session import (
     active_session,
     read_session_file,
     session_kubeconfig,
+    sync_shadows,
     write_session_file,
 )
 
@@ -55,6 +56,10 @@ class Switcher:
         self.session = active_session(env)
         self.global_env = _global_env(env, self.session)
         self._merged: dict[bool, Merged] = {}
+        if self.session is not None:
+            # Copies of contexts made by earlier switches take the real entries' changes
+            # first, so that checks and notices see what kubectl will hit.
+            sync_shadows(self.session, env)
 
     @property
     def per_terminal(self) -> bool:
@@ -223,7 +228,8 @@ class Switcher:
             path, state = self._session_file()
             state.contexts.pop(name, None)
             if state.current_context == name:
-                state.current_context = ""
+                # As kubectl leaves it: no usable context (not the global one).
+                state.current_context = NO_CONTEXT
             self._write_session(path, state)
 
     # -- namespaces ------------------------------------------------------------
@@ -247,15 +253,12 @@ class Switcher:
                 # Back to what the kubeconfig says for this context.
                 state.contexts.pop(context, None)
             else:
+                # The copy always takes the real entry as it is now: only the
+                # namespace is this terminal's.
                 real = self.merged(global_view=True).contexts.get(context)
-                base = state.contexts.get(context)
-                if base is None and real is None:
+                if real is None:
                     raise SwitchError(f'no context exists with the name: "{context}"')
-                if base is None:
-                    assert real is not None
-                    base = ShadowContext(real[0], real[1], real[2], real[3])
-                base.namespace = namespace
-                state.contexts[context] = base
+                state.contexts[context] = ShadowContext(real[0], real[1], namespace, real[3])
             self._write_session(path, state)
         current = namespace or "default"
         if previous != current:

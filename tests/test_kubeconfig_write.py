@@ -586,3 +586,28 @@ def test_sweep_only_touches_this_files_temporaries(tmp_path):
     other.write_text("")
     assert atomic_write.sweep(str(path)) == [mine.name]
     assert other.exists()
+
+
+def test_a_file_replaced_during_the_edit_is_not_overwritten(tmp_path, monkeypatch):
+    """aws/gcloud and editors take no lock: a change they make while kubesafe edits
+    must survive (kubesafe edits the new content again) rather than be lost."""
+    import kubesafe.kubeconfig_write as module
+
+    path = write(tmp_path, COMMENTED)
+    outside = COMMENTED.replace("# managed by hand", "# added by aws eks update-kubeconfig")
+    real_parse = module.parse_bytes
+    calls = []
+
+    def racing_parse(content):
+        if not calls:
+            other = tmp_path / "other"
+            other.write_text(outside)
+            os.replace(other, path)
+        calls.append(1)
+        return real_parse(content)
+
+    monkeypatch.setattr(module, "parse_bytes", racing_parse)
+    set_current_context(str(path), "dev")
+    text = path.read_text()
+    assert "# added by aws eks update-kubeconfig" in text
+    assert parse_bytes(path.read_bytes())["current_context"] == "dev"

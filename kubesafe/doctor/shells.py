@@ -26,7 +26,7 @@ def rc_file(shell: str, env: Mapping[str, str]) -> str:
 
 def init_line(shell: str) -> str:
     if shell == "fish":
-        return "kubesafe init fish | source"
+        return "status is-interactive; and kubesafe init fish | source"
     return f'eval "$(kubesafe init {shell})"'
 
 

@@ -6,6 +6,13 @@ deleted when the shell exits. For those commands the shim leaves that file
 out of ``KUBECONFIG``, so the entry lands where it would without kubesafe.
 Changes to existing entries need nothing: kubectl writes them back to the
 file that defined them, and ``use-context`` is meant to stay in the terminal.
+
+Renaming or deleting a context whose namespace was switched in the terminal
+would reach only the terminal's copy of it (the first file that defines it),
+so that copy is dropped first and kubectl acts on the real entry. Likewise
+``set-context NAME --cluster/--user`` edits the real entry (the copy follows it
+at the next prompt, keeping the terminal's namespace); with ``--current`` the
+copy is dropped first.
 """
 
 from __future__ import annotations
@@ -26,6 +33,7 @@ _CREATING: dict[tuple[str, ...], str] = {
     ("config", "set-context"): "contexts",
 }
 _PROPERTY_EDITS = frozenset({("config", "set"), ("config", "unset")})
+_REPLACING = frozenset({("config", "rename-context"), ("config", "delete-context")})
 
 
 def _exists(kind: str, name: str, env: Mapping[str, str]) -> bool:
@@ -42,8 +50,42 @@ def _exists(kind: str, name: str, env: Mapping[str, str]) -> bool:
     return name in merged.users
 
 
+def _shadowed(own: str, name: str) -> bool:
+    from kubesafe.shell.session import SessionError, read_session_file
+
+    try:
+        return name in read_session_file(own).contexts
+    except SessionError:
+        return False
+
+
+def _current(own: str) -> str:
+    from kubesafe.shell.session import SessionError, read_session_file
+
+    try:
+        return read_session_file(own).current_context
+    except SessionError:
+        return ""
+
+
+def _release_shadow(own: str, name: str) -> None:
+    """Drop this terminal's copy of context ``name``, so kubectl edits the real one."""
+    from kubesafe.shell.session import SessionError, read_session_file, write_session_file
+
+    try:
+        state = read_session_file(own)
+        if state.contexts.pop(name, None) is not None:
+            write_session_file(own, state)
+    except SessionError:
+        pass  # kubectl then reports on the file as it is
+
+
 def kubeconfig_without_session(readings: Iterable[Reading], env: Mapping[str, str]) -> str | None:
-    """The ``KUBECONFIG`` to run this command with, or None to leave it alone."""
+    """The ``KUBECONFIG`` to run this command with, or None to leave it alone.
+
+    For ``rename-context`` and ``delete-context`` it also drops the terminal's copy
+    of the named context (its namespace choice) before kubectl runs.
+    """
     session = env.get(SESSION_VARIABLE, "")
     if not session:
         return None
@@ -55,13 +97,27 @@ def kubeconfig_without_session(readings: Iterable[Reading], env: Mapping[str, st
     for reading in readings:
         if reading.last("kubeconfig"):
             continue
+        if reading.command in _REPLACING and reading.positionals:
+            _release_shadow(own, reading.positionals[0])
+            continue
         if reading.command in _PROPERTY_EDITS:
             if reading.positionals and reading.positionals[0] != "current-context":
                 return rest
             continue
         kind = _CREATING.get(reading.command)
-        if kind is None or reading.flags.get("current") is not None or not reading.positionals:
+        if kind is None:
             continue
-        if not _exists(kind, reading.positionals[0], env):
+        retargets = any(reading.flags.get(flag) is not None for flag in ("cluster", "user"))
+        if reading.flags.get("current") is not None:
+            if kind == "contexts" and retargets:
+                # The current context is this terminal's: drop the copy, keep the file.
+                _release_shadow(own, _current(own))
+            continue
+        if not reading.positionals:
+            continue
+        name = reading.positionals[0]
+        if not _exists(kind, name, env):
+            return rest
+        if kind == "contexts" and retargets and _shadowed(own, name):
             return rest
     return None

@@ -4,17 +4,19 @@ The shell never asks kubesafe on an unchanged prompt. After each render it
 holds the segment in ``KUBESAFE_PROMPT``, the list of files the segment was
 computed from (kubeconfig files, policy file, prompt toggles) split into those
 that existed and those that did not, and a key made of the environment
-variables that choose those files. Before each prompt it compares the key and
-tests every file against a stamp file with ``-nt`` (a builtin: no fork;
-bash, zsh and fish compare nanosecond mtimes). Only when something differs
-does it run kubesafe again.
+variables that choose those files. Each existing file gets a stamp file
+carrying that file's own mtime. Before each prompt the shell compares the key
+and tests every file against its stamp with ``-nt`` and ``-ot`` (builtins: no
+fork; bash, zsh and fish compare nanosecond mtimes). Any other mtime, older
+ones included (a backup moved back into place, ``cp -p``, ``touch -d``, a
+server clock behind ours), or a file that appeared or vanished, makes it run
+kubesafe again.
 
-The stamp's mtime is set to two seconds before the render started, not to the
-render time: a file written within the timestamp granularity of the previous
-change (or of the render itself) then still looks newer than the stamp, so it
-is read again on the next prompt, and two switches within one second cannot
-leave a stale prompt behind. After two quiet seconds a render makes the stamp
-newer than every file and prompts cost nothing again.
+A file changed less than two seconds before the render started gets a stamp
+one nanosecond older than itself, so it is read again on the next prompt: a
+second write within the timestamp granularity of the first (or during the
+render) cannot leave a stale prompt behind. After two quiet seconds a render
+records exact mtimes and prompts cost nothing again.
 """
 
 from __future__ import annotations
@@ -35,6 +37,7 @@ from kubesafe.kubeconfig import (
 from kubesafe.policy import PRODUCTION_NAMES, endpoint_rules, load_policy, protection
 from kubesafe.policy_file import policy_path
 from kubesafe.shell.names import NO_CONTEXT, SESSION_VARIABLE
+from kubesafe.shell.session import active_session, sync_shadows
 
 TYPE_CHECKING = False  # typing costs an import on the prompt's path; mypy treats this as True
 if TYPE_CHECKING:
@@ -50,6 +53,8 @@ KEY_VARIABLES = (
     "XDG_STATE_HOME",
     "NO_COLOR",
     "KUBESAFE_PROMPT_FORMAT",
+    # client-go's server for a context whose cluster is missing: it decides protection.
+    "KUBERNETES_MASTER",
 )
 DEFAULT_FORMAT = "⎈ {env}{context}:{namespace}"
 SHELLS = ("bash", "zsh", "fish")
@@ -128,6 +133,9 @@ def compute_segment(env: Mapping[str, str]) -> Segment:
     if not prompt_enabled(env):
         return Segment("", "")
     index = FileIndex()
+    session = active_session(env)
+    if session is not None:
+        sync_shadows(session, env, index)
     try:
         merged = load_merged(Overrides(), env, index)
         if not merged.files:
@@ -203,28 +211,45 @@ def fish_quote(text: str) -> str:
     return "'" + text.replace("\\", "\\\\").replace("'", "\\'") + "'"
 
 
-def _stamp_path(env: Mapping[str, str]) -> str:
+def _stamp_base(env: Mapping[str, str]) -> str:
     session = env.get(SESSION_VARIABLE, "")
     if session and os.path.isdir(session):
         return os.path.join(session, "prompt-stamp")
     return os.path.join(paths.ensure_private_dir(paths.state_dir()), f"prompt-stamp-{os.getppid()}")
 
 
+def _stamp(path: str, stamp: str, started: int) -> bool:
+    """Give ``stamp`` the mtime of ``path`` (one ns less while it may still change)."""
+    try:
+        mtime = os.stat(path).st_mtime_ns
+        if mtime > started - RACY_NS:
+            mtime -= 1
+        with open(stamp, "a"):
+            pass
+        os.utime(stamp, ns=(mtime, mtime))
+    except OSError:
+        return False
+    return True
+
+
 def render(shell: str, env: Mapping[str, str]) -> str:
-    """Shell code that sets the segment and what to watch; also moves the stamp."""
+    """Shell code that sets the segment and what to watch; also moves the stamps.
+
+    ``__kubesafe_present`` pairs each stamp with its file: stamp, file, stamp, ...
+    """
     started = time.time_ns()
     watched = watched_files(env)
     present = [path for path in watched if os.path.exists(path)]
     absent = [path for path in watched if path not in present]
+    base = _stamp_base(env)
+    pairs: list[str] = []
+    for number, path in enumerate(present):
+        stamp = f"{base}.{number}"
+        if _stamp(path, stamp, started):
+            pairs.extend((stamp, path))
+        else:
+            absent.append(path)  # it exists, so the next prompt renders again
     segment = _colored(compute_segment(env), shell, env)
-    stamp = _stamp_path(env)
-    try:
-        with open(stamp, "a"):
-            pass
-        moment = started - RACY_NS
-        os.utime(stamp, ns=(moment, moment))
-    except OSError:
-        pass  # the shell sees no stamp and asks again next time
     key = cache_key(env)
     if shell == "fish":
         q = fish_quote
@@ -232,8 +257,7 @@ def render(shell: str, env: Mapping[str, str]) -> str:
             [
                 f"set -g KUBESAFE_PROMPT {q(segment)}",
                 f"set -g __kubesafe_key {q(key)}",
-                f"set -g __kubesafe_stamp {q(stamp)}",
-                "set -g __kubesafe_present " + " ".join(q(p) for p in present),
+                "set -g __kubesafe_present " + " ".join(q(p) for p in pairs),
                 "set -g __kubesafe_absent " + " ".join(q(p) for p in absent),
                 "",
             ]
@@ -243,8 +267,7 @@ def render(shell: str, env: Mapping[str, str]) -> str:
         [
             f"KUBESAFE_PROMPT={q(segment)}",
             f"__kubesafe_key={q(key)}",
-            f"__kubesafe_stamp={q(stamp)}",
-            "__kubesafe_present=(" + " ".join(q(p) for p in present) + ")",
+            "__kubesafe_present=(" + " ".join(q(p) for p in pairs) + ")",
             "__kubesafe_absent=(" + " ".join(q(p) for p in absent) + ")",
             "",
         ]

@@ -76,12 +76,15 @@ function kubesafe { "${__kubesafe_launcher[@]}" "$@"; }
 """
 
 _POSIX_REFRESH = r"""__kubesafe_refresh() {
-  local st=$? f
+  local st=$? f s=
   local key="${KUBECONFIG-}|${KUBESAFE_CONFIG-}|${HOME-}|${XDG_CONFIG_HOME-}"
-  key+="|${XDG_STATE_HOME-}|${NO_COLOR-}|${KUBESAFE_PROMPT_FORMAT-}"
-  if [[ $key == "$__kubesafe_key" && -e $__kubesafe_stamp ]]; then
+  key+="|${XDG_STATE_HOME-}|${NO_COLOR-}|${KUBESAFE_PROMPT_FORMAT-}|${KUBERNETES_MASTER-}"
+  if [[ $key == "$__kubesafe_key" ]]; then
+    # Pairs of (stamp, file): the file must still have exactly the stamp's mtime.
     for f in "${__kubesafe_present[@]}"; do
-      [[ -e $f && ! $f -nt $__kubesafe_stamp ]] || { key=; break; }
+      [[ -z $s ]] && { s=$f; continue; }
+      [[ -e $f && ! $f -nt $s && ! $f -ot $s ]] || { key=; break; }
+      s=
     done
     if [[ -n $key ]]; then
       for f in "${__kubesafe_absent[@]}"; do
@@ -104,7 +107,7 @@ if [ "$$" = @PID@ ]; then
 __kubesafe_launcher=(@LAUNCHER@)
 """
     + _POSIX_SETUP
-    + r"""__kubesafe_key= __kubesafe_stamp= KUBESAFE_PROMPT=
+    + r"""__kubesafe_key= KUBESAFE_PROMPT=
 __kubesafe_present=() __kubesafe_absent=()
 """
     + _POSIX_REFRESH
@@ -142,12 +145,15 @@ typeset -ga __kubesafe_launcher
 __kubesafe_launcher=(@LAUNCHER@)
 """
     + _POSIX_SETUP
-    + r"""typeset -g __kubesafe_key= __kubesafe_stamp= KUBESAFE_PROMPT=
+    + r"""typeset -g __kubesafe_key= KUBESAFE_PROMPT=
 typeset -ga __kubesafe_present __kubesafe_absent
 """
     + _POSIX_REFRESH
     + r"""kubesafe_prompt() { __kubesafe_refresh; print -rn -- "$KUBESAFE_PROMPT"; }
-__kubesafe_exit() { "${__kubesafe_launcher[@]}" shell-exit @SESSION@ >/dev/null 2>&1; }
+# zsh runs zshexit hooks in a subshell that calls `exit`, too: only the shell itself cleans up.
+__kubesafe_exit() {
+  (( ${ZSH_SUBSHELL:-0} )) || "${__kubesafe_launcher[@]}" shell-exit @SESSION@ >/dev/null 2>&1
+}
 autoload -Uz add-zsh-hook
 add-zsh-hook precmd __kubesafe_refresh
 add-zsh-hook zshexit __kubesafe_exit
@@ -169,19 +175,23 @@ function kubectl; $__kubesafe_launcher kubectl $argv; end
 function helm; $__kubesafe_launcher helm $argv; end
 function kubesafe; $__kubesafe_launcher $argv; end
 set -g __kubesafe_key ''
-set -g __kubesafe_stamp ''
 set -g KUBESAFE_PROMPT ''
 set -g __kubesafe_present
 set -g __kubesafe_absent
 function __kubesafe_refresh --on-event fish_prompt
   set -l key (string join '|' -- "$KUBECONFIG" "$KUBESAFE_CONFIG" "$HOME" "$XDG_CONFIG_HOME" \
-    "$XDG_STATE_HOME" "$NO_COLOR" "$KUBESAFE_PROMPT_FORMAT")
-  if test "$key" = "$__kubesafe_key"; and test -e "$__kubesafe_stamp"
+    "$XDG_STATE_HOME" "$NO_COLOR" "$KUBESAFE_PROMPT_FORMAT" "$KUBERNETES_MASTER")
+  if test "$key" = "$__kubesafe_key"
     set -l fresh 1
+    set -l s ''
     for f in $__kubesafe_present
-      if not test -e $f; or test $f -nt $__kubesafe_stamp
+      if test -z "$s"
+        set s $f; continue
+      end
+      if not test -e $f; or test $f -nt $s; or test $f -ot $s
         set fresh 0; break
       end
+      set s ''
     end
     if test $fresh = 1
       for f in $__kubesafe_absent

@@ -19,9 +19,7 @@ than deleted with it.
 
 from __future__ import annotations
 
-import json
 import os
-import shutil
 import time
 
 from kubesafe import paths
@@ -33,6 +31,8 @@ TYPE_CHECKING = False  # typing costs an import at every shell start; mypy treat
 if TYPE_CHECKING:
     from collections.abc import Mapping
     from typing import Any
+
+    from kubesafe.filecache import FileIndex
 
 _HEADER = (
     "# kubesafe: this terminal's context and namespace; removed when the shell exits.\n"
@@ -124,9 +124,15 @@ def read_session_file(path: str) -> SessionFile:
     return SessionFile(data["current_context"], contexts, foreign)
 
 
-def _quoted(text: str) -> str:
-    # A JSON string is a valid YAML double-quoted scalar.
-    return json.dumps(text, ensure_ascii=False)
+def _quoted(value: Any) -> str:
+    import json  # json and shutil load lazily: the prompt imports this module
+
+    # JSON is valid YAML flow style, once the characters YAML reads as line breaks
+    # or refuses (NEL, DEL, U+2028/9) are escaped too.
+    return json.dumps(value, ensure_ascii=False).translate(_YAML_ESCAPES)
+
+
+_YAML_ESCAPES = {ord(c): f"\\u{ord(c):04x}" for c in "\x7f\x85\u2028\u2029"}
 
 
 def render_session_file(state: SessionFile) -> str:
@@ -142,7 +148,7 @@ def render_session_file(state: SessionFile) -> str:
             if shadow.namespace:
                 lines.append(f"    namespace: {_quoted(shadow.namespace)}\n")
             if shadow.extension is not None:
-                extension = json.dumps(shadow.extension, ensure_ascii=False)
+                extension = _quoted(shadow.extension)
                 lines.append(
                     f"    extensions:\n    - name: {EXTENSION_NAME}\n      extension: {extension}\n"
                 )
@@ -153,8 +159,13 @@ def write_session_file(path: str, state: SessionFile) -> None:
     if state.foreign:
         # Never drop what another tool stored here; the caller rescues it first.
         raise SessionError(f"{path} holds {', '.join(state.foreign)}; not rewriting it")
-    if not paths.write_private(path, render_session_file(state).encode()):
-        raise SessionError(f"cannot write this terminal's kubeconfig {path}")
+    from kubesafe.atomic_write import AtomicWriteError, replace
+
+    try:
+        # Keeps the owner: `sudo -E kubesafe ctx` must leave a file the user can read.
+        replace(path, render_session_file(state).encode(), durable=False)
+    except AtomicWriteError as exc:
+        raise SessionError(f"cannot write this terminal's kubeconfig: {exc}") from None
 
 
 def _pid_alive(pid: int) -> bool:
@@ -176,6 +187,8 @@ def _owner_pid(name: str) -> int | None:
 
 def end_session(directory: str, env: Mapping[str, str]) -> str | None:
     """Remove a session directory; returns where foreign entries were saved, if any."""
+    import shutil
+
     rescued = None
     kubeconfig = session_kubeconfig(directory)
     try:
@@ -245,8 +258,72 @@ def start_session(pid: int, env: Mapping[str, str]) -> tuple[str, str]:
             pass  # a broken kubeconfig: the terminal follows whatever the files say
     own = session_kubeconfig(directory)
     write_session_file(own, state)
+    ours = os.path.dirname(os.path.realpath(inherited)) == os.path.realpath(root)
+    if inherited and ours and _owner_pid(os.path.basename(inherited)) == pid:
+        # The same PID: this shell replaced the previous one with exec, which runs no
+        # exit hook. Its directory is this one's now.
+        end_session(inherited, env)
     value = os.pathsep.join([own, *(_without(os.pathsep.join(rest), own))])
     return directory, value
+
+
+def sync_shadows(directory: str, env: Mapping[str, str], index: FileIndex | None = None) -> bool:
+    """Make this terminal's context copies follow the real entries; True if changed.
+
+    The terminal owns only a copy's namespace. A real context that now points at
+    another cluster or user, or gained or lost its kubesafe extension, is copied
+    again; a copy whose real context is gone is dropped, as it would be without one.
+    Nothing to do costs two cached reads (the prompt calls this on every render).
+    """
+    from kubesafe.filecache import FileIndex, FileReadError
+    from kubesafe.filelock import LockError, WriteLock
+
+    own = session_kubeconfig(directory)
+    files = index or FileIndex()
+    try:
+        data = files.read(os.path.abspath(own), "kubeconfig", parse_bytes)
+        if data is None or not data["contexts"]:
+            return False
+        copies = {
+            name: ShadowContext(cluster, user, namespace, extension)
+            for name, (cluster, user, namespace, extension) in data["contexts"].items()
+        }
+        if _followed(copies, env, own, files) is None:
+            return False
+        # The prompt must not undo a `kubectl config` write landing at the same time.
+        with WriteLock(own, timeout=0.5):
+            state = read_session_file(own)
+            followed = _followed(state.contexts, env, own, files)
+            if followed is None or state.foreign:
+                return False
+            state.contexts = followed
+            write_session_file(own, state)
+            return True
+    except (KubeconfigError, FileReadError, SessionError, LockError, OSError):
+        return False
+
+
+def _followed(
+    copies: dict[str, ShadowContext], env: Mapping[str, str], own: str, index: FileIndex
+) -> dict[str, ShadowContext] | None:
+    """The copies updated from the real contexts, or None when they are current."""
+    rest = os.pathsep.join(_without(env.get("KUBECONFIG", ""), own))
+    try:
+        real = load_merged(Overrides(), {**env, "KUBECONFIG": rest}, index).contexts
+    except ResolveError:
+        return None  # a broken kubeconfig: nothing to follow
+    result: dict[str, ShadowContext] = {}
+    for name, shadow in copies.items():
+        entry = real.get(name)
+        if entry is not None:
+            result[name] = ShadowContext(entry[0], entry[1], shadow.namespace, entry[3])
+    current = all(
+        name in result
+        and (shadow.cluster, shadow.user, shadow.extension)
+        == (result[name].cluster, result[name].user, result[name].extension)
+        for name, shadow in copies.items()
+    )
+    return None if current else result
 
 
 def unannounced_rescues() -> list[str]:

@@ -70,7 +70,9 @@ def _ns(env: dict[str, str], *args: str, **flags: bool) -> str | None:
     return switch.ns(args, env=env, **options)
 
 
-def test_without_integration_the_kubeconfig_changes(files: dict[str, str], capsys) -> None:
+def test_without_integration_the_kubeconfig_changes(
+    files: dict[str, str], capsys: pytest.CaptureFixture[str]
+) -> None:
     _ctx(files, "prod")
     assert _real(files)["current_context"] == "prod"
     err = capsys.readouterr().err
@@ -81,7 +83,9 @@ def test_without_integration_the_kubeconfig_changes(files: dict[str, str], capsy
     assert _real(files)["current_context"] == "dev"
 
 
-def test_in_a_terminal_only_the_terminal_changes(terminal: dict[str, str], capsys) -> None:
+def test_in_a_terminal_only_the_terminal_changes(
+    terminal: dict[str, str], capsys: pytest.CaptureFixture[str]
+) -> None:
     _ctx(terminal, "prod")
     assert _real(terminal)["current_context"] == "dev"
     assert _ctx(terminal, current=True) == "prod"
@@ -183,3 +187,31 @@ def test_switch_never_touches_credentials(terminal: dict[str, str]) -> None:
         or not parse_bytes(Path(own).read_bytes())["users"]
     )
     assert sys.platform == "win32" or oct(os.stat(own).st_mode & 0o777) == "0o600"
+
+
+def test_deleting_the_terminals_context_does_not_fall_through_to_the_global_one(
+    terminal: dict[str, str],
+) -> None:
+    """As after `kubectx -d .`, kubectl must refuse until a context is picked, not move
+    this terminal to whatever the kubeconfig's current context is (here prod)."""
+    _ctx(terminal, "other")
+    real = Path(terminal["KUBECONFIG"].split(os.pathsep)[-1])
+    real.write_text(KUBECONFIG.replace("current-context: dev", "current-context: prod"))
+    _ctx(terminal, ".", delete=True)
+    with pytest.raises(CommandError, match="current-context is not set"):
+        _ctx(terminal, current=True)
+    assert _real(terminal)["current_context"] == "prod"
+
+
+def test_ctx_and_ns_see_the_copy_follow_the_real_context(terminal: dict[str, str]) -> None:
+    """`kubesafe ns` checks the namespace on the cluster kubectl will use: the copy
+    made by an earlier switch takes the real entry's new cluster first."""
+    _ns(terminal, "payments")
+    real = Path(terminal["KUBECONFIG"].split(os.pathsep)[-1])
+    real.write_text(
+        KUBECONFIG.replace("{cluster: c1, user: u, namespace: team-a}", "{cluster: c2, user: u}")
+    )
+    from kubesafe.switching import Switcher
+
+    entry = Switcher(terminal).merged().contexts["dev"]
+    assert (entry[0], entry[2]) == ("c2", "payments")

@@ -85,7 +85,11 @@ def test_without_integration_kubectl_is_the_real_binary(tmp_path: Path, shell: s
     check = shell_checks.kubectl_command(report, env)
     assert check.status == FAIL
     assert "the real kubectl, not kubesafe" in check.summary
-    init = "kubesafe init fish | source" if shell == "fish" else f'eval "$(kubesafe init {shell})"'
+    init = (
+        "status is-interactive; and kubesafe init fish | source"
+        if shell == "fish"
+        else f'eval "$(kubesafe init {shell})"'
+    )
     rc = _rc(Path(env["HOME"]), shell)
     assert check.fix[0] == f"echo '{init}' >> {rc}"
 
@@ -216,7 +220,11 @@ def test_path_lists_every_kubectl_and_warns_about_the_real_first(tmp_path: Path)
 @pytest.mark.parametrize("shell", SHELLS)
 def test_the_real_init_script_counts_as_kubesafe(tmp_path: Path, shell: str) -> None:
     """Contract with `kubesafe init`: its kubectl function is recognised in every shell."""
-    line = "kubesafe init fish | source" if shell == "fish" else f'eval "$(kubesafe init {shell})"'
+    line = (
+        "status is-interactive; and kubesafe init fish | source"
+        if shell == "fish"
+        else f'eval "$(kubesafe init {shell})"'
+    )
     env = _world(tmp_path, shell, line + "\n")
     env["XDG_STATE_HOME"] = str(tmp_path / "state")
     report = probe(shell, env)

@@ -257,3 +257,78 @@ def test_scripts_started_from_the_shell_are_guarded(
     code, output = shell.run("setsid -w env kubectl delete pod web-0 </dev/null")
     assert code == 3, output
     assert "refusing" in output
+
+
+def _config_with_namespace(original: str, namespace: str, path: Path) -> None:
+    path.write_text(original.replace("team-a", namespace))
+
+
+@pytest.mark.parametrize("kind", ["bash", "zsh", "fish"])
+def test_prompt_follows_files_replaced_by_older_ones(
+    kind: str, world: dict[str, str], open_shells: list[InteractiveShell]
+) -> None:
+    # `mv` of a backup, `cp -p`, tar and rsync keep an old mtime; a clock behind
+    # (NFS) or `touch -d` does the same. None of them is newer than the last render.
+    shell = _shell(kind, world, open_shells)
+    config = Path(world["HOME"]) / ".kube" / "config"
+    assert "dev:team-a" in shell.prompt()
+    original = config.read_text()
+    hour_ago = time.time() - 3600
+    backup = config.with_name("config.bak")
+    _config_with_namespace(original, "restored", backup)
+    os.utime(backup, (hour_ago, hour_ago))
+    assert shell.run(f"mv {backup} {config}")[0] == 0
+    assert "dev:restored" in shell.prompt()
+    _config_with_namespace(original, "backdated", config)
+    os.utime(config, (hour_ago - 60, hour_ago - 60))
+    assert shell.run("true")[0] == 0
+    assert "dev:backdated" in shell.prompt()
+
+
+SUBSHELLS = {
+    # zsh runs zshexit hooks in a subshell that calls `exit` (bash resets its traps).
+    "bash": "( exit 0 ); x=$(exit 0); (exit 3) | cat; bash -c 'exit 0'; true",
+    "zsh": "( exit 0 ); x=$(exit 0); (exit 3) | cat; zsh -c 'exit 0'; true",
+    "fish": "fish -c 'exit 0'; set x (fish -c 'exit 0'); true",
+}
+
+
+@pytest.mark.parametrize("kind", ["bash", "zsh", "fish"])
+def test_subshells_and_child_shells_leave_the_terminal_state(
+    kind: str, world: dict[str, str], open_shells: list[InteractiveShell]
+) -> None:
+    sessions = Path(world["XDG_STATE_HOME"]) / "kubesafe" / "sessions"
+    shell = _shell(kind, world, open_shells)
+    assert shell.run("kubectl config use-context prod")[0] == 0
+    before = list(sessions.iterdir())
+    assert shell.run(SUBSHELLS[kind])[0] == 0
+    assert list(sessions.iterdir()) == before
+    assert shell.run("kubectl config current-context")[1] == "prod"
+    assert "PROD prod:default" in shell.prompt()
+
+
+def test_a_namespace_switched_context_follows_its_real_cluster(
+    world: dict[str, str], apiserver: FakeAPIServer, open_shells: list[InteractiveShell]
+) -> None:
+    """Another terminal points `dev` at the production cluster: this terminal's copy
+    of `dev` (made by `ns`) must not keep sending kubectl to the old one while the
+    prompt and kubesafe's decision say something else."""
+    shell = _shell("bash", world, open_shells)
+    assert shell.run("kubesafe ns --force payments")[0] == 0
+    kube = Path(world["HOME"]) / ".kube" / "config"
+    env = {**world, "KUBECONFIG": str(kube)}
+    subprocess.run(
+        ["kubectl", "config", "set-context", "dev", "--cluster=prod"],
+        env=env,
+        check=True,
+        capture_output=True,
+    )
+    assert shell.run("true")[0] == 0
+    assert "PROD dev:payments" in shell.prompt()
+    code, output = shell.run("kubesafe explain -- apply -f x.yaml")
+    assert code == 0, output
+    assert "/sh-prod" in output and "environment: production" in output, output
+    before = len(apiserver.requests)
+    code, output = shell.run("kubectl get pods")
+    assert code == 0, output
+    assert _pod_request_prefixes(apiserver, before) == ["sh-prod"]

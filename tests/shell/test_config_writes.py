@@ -97,3 +97,71 @@ def test_outside_a_terminal_nothing_changes(terminal: dict[str, str]) -> None:
     assert kubeconfig_without_session(readings, stepped_out) is None
     no_session = {k: v for k, v in terminal.items() if k != SESSION_VARIABLE}
     assert kubeconfig_without_session(readings, no_session) is None
+
+
+def _shadow_dev(env: dict[str, str]) -> Path:
+    own, _ = _files(env)
+    shadow = session.ShadowContext("c1", "u1", "team", None)
+    session.write_session_file(str(own), session.SessionFile("dev", {"dev": shadow}))
+    return own
+
+
+def test_rename_of_a_namespace_switched_context_renames_the_real_one(
+    terminal: dict[str, str],
+) -> None:
+    # kubectl writes to the first file that defines the context: without care only
+    # this terminal's copy was renamed, and the rename vanished with the shell.
+    own = _shadow_dev(terminal)
+    _, real = _files(terminal)
+    _kubectl(terminal, "config", "rename-context", "dev", "dev2")
+    assert set(parse_bytes(real.read_bytes())["contexts"]) == {"dev2"}
+    mine = parse_bytes(own.read_bytes())
+    assert mine["current_context"] == "dev2"
+    assert not mine["contexts"]
+
+
+def test_delete_of_a_namespace_switched_context_deletes_the_real_one(
+    terminal: dict[str, str],
+) -> None:
+    own = _shadow_dev(terminal)
+    _, real = _files(terminal)
+    _kubectl(terminal, "config", "set-context", "other", "--cluster=c1", "--user=u1")
+    _kubectl(terminal, "config", "delete-context", "dev")
+    assert set(parse_bytes(real.read_bytes())["contexts"]) == {"other"}
+    assert not parse_bytes(own.read_bytes())["contexts"]
+
+
+def test_set_context_cluster_of_a_namespace_switched_context_edits_the_real_one(
+    terminal: dict[str, str],
+) -> None:
+    own = _shadow_dev(terminal)
+    _, real = _files(terminal)
+    _kubectl(terminal, "config", "set-context", "dev", "--cluster=c2")
+    assert parse_bytes(real.read_bytes())["contexts"]["dev"][0] == "c2"
+    # The terminal keeps its namespace; its copy follows the real entry at the next
+    # prompt (session.sync_shadows).
+    assert parse_bytes(own.read_bytes())["contexts"]["dev"][2] == "team"
+
+
+def test_set_context_current_cluster_of_a_namespace_switched_context_edits_the_real_one(
+    terminal: dict[str, str],
+) -> None:
+    own = _shadow_dev(terminal)
+    _, real = _files(terminal)
+    _kubectl(terminal, "config", "set-context", "--current", "--cluster=c2")
+    assert parse_bytes(real.read_bytes())["contexts"]["dev"][0] == "c2"
+    mine = parse_bytes(own.read_bytes())
+    assert mine["current_context"] == "dev"
+    assert not mine["contexts"]
+
+
+def test_completing_a_delete_leaves_the_copy(terminal: dict[str, str]) -> None:
+    own = _shadow_dev(terminal)
+    before = own.read_bytes()
+    for args in (
+        ["__complete", "config", "delete-context", "dev"],
+        ["__complete", "config", "rename-context", "dev", ""],
+        ["__complete", "config", "set-context", "--current", "--cluster", ""],
+    ):
+        assert kubeconfig_without_session(parse(args).readings, terminal) is None
+    assert own.read_bytes() == before

@@ -128,14 +128,20 @@ def test_escapes_are_bracketed_for_the_line_editor(env: dict[str, str], shell: s
     assert "\033" not in prompt._colored(prompt.compute_segment(env), shell, env)
 
 
-def test_render_sets_a_stamp_two_seconds_in_the_past(env: dict[str, str]) -> None:
-    before = time.time_ns()
+def test_render_stamps_each_file_with_its_own_mtime(env: dict[str, str]) -> None:
+    kubeconfig = Path(env["KUBECONFIG"])
+    hour_ago = time.time_ns() - 3600 * 10**9
+    os.utime(kubeconfig, ns=(hour_ago, hour_ago))
     code = prompt.render("bash", env)
-    stamp = Path(env["KUBESAFE_SESSION"]) / "prompt-stamp"
-    mtime = stamp.stat().st_mtime_ns
-    assert before - prompt.RACY_NS <= mtime <= time.time_ns() - prompt.RACY_NS
-    assert f"__kubesafe_stamp='{stamp}'" in code
-    assert f"'{env['KUBECONFIG']}'" in code.split("__kubesafe_present=")[1].splitlines()[0]
+    stamp = Path(env["KUBESAFE_SESSION"]) / "prompt-stamp.0"
+    assert stamp.stat().st_mtime_ns == hour_ago
+    present = code.split("__kubesafe_present=")[1].splitlines()[0]
+    assert present.startswith(f"('{stamp}' '{kubeconfig}'")
+    # A file changed within the last two seconds may change again within the same
+    # timestamp tick: its stamp is one nanosecond older, so the next prompt reads it.
+    kubeconfig.write_text(kubeconfig.read_text())
+    prompt.render("bash", env)
+    assert stamp.stat().st_mtime_ns == kubeconfig.stat().st_mtime_ns - 1
     # Toggle files that do not exist are watched for appearing.
     absent = code.split("__kubesafe_absent=")[1].splitlines()[0]
     assert str(Path(env["KUBESAFE_SESSION"]) / "prompt") in absent
@@ -265,3 +271,36 @@ def test_unchanged_prompt_forks_nothing(env: dict[str, str], shell: str, tmp_pat
         if any(call in line for call in ("clone", "fork", "execve"))
     ]
     assert spawned == []
+
+
+@pytest.mark.parametrize("shell", ["bash", "zsh"])
+def test_kubernetes_master_change_is_seen(env: dict[str, str], shell: str) -> None:
+    """A context whose cluster is missing goes to $KUBERNETES_MASTER (client-go): a
+    server rule there makes it production, and exporting it must reach the prompt."""
+    if SHELL_BINARIES[shell] is None:
+        pytest.fail(f"{shell} is not installed")
+    kubesafe = Path(sys.executable).parent / "kubesafe"
+    Path(env["KUBECONFIG"]).write_text(
+        KUBECONFIG.format(current="dev").replace(
+            "{cluster: c1, user: u, namespace", "{cluster: gone, user: u, namespace"
+        )
+    )
+    Path(env["KUBESAFE_CONFIG"]).write_text("rules:\n  - server: https://prod.example\n")
+    driver = REFRESH_DRIVER.format(
+        init=f'eval "$({kubesafe} init {shell})"',
+        # After two quiet seconds the stamps are exact: only the variable can tell.
+        change_one="sleep 2.2; __kubesafe_refresh; export KUBERNETES_MASTER=https://prod.example",
+        change_two="unset KUBERNETES_MASTER",
+    )
+    result = subprocess.run(
+        [SHELL_BINARIES[shell] or shell, "-c", driver],
+        capture_output=True,
+        text=True,
+        env={**env, "PATH": os.environ["PATH"], "NO_COLOR": "1"},
+        check=True,
+    )
+    assert [line.strip() for line in result.stdout.splitlines()] == [
+        "⎈ dev:team-a",
+        "⎈ PROD dev:team-a",
+        "⎈ dev:team-a",
+    ]

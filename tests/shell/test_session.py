@@ -111,7 +111,11 @@ def test_shadow_keeps_the_kubesafe_extension(env: dict[str, str]) -> None:
 
 
 @pytest.mark.parametrize(
-    "name", ['quote"s', "it's", "colon: here", "#hash", "- dash", "yes", "123", "ünï", "a\\b"]
+    "name",
+    [
+        *('quote"s', "it's", "colon: here", "#hash", "- dash", "yes", "123", "ünï", "a\\b"),
+        *("nel\x85", "del\x7f", "ls\u2028", "ps\u2029", "tab\t", "emoji😀"),
+    ],
 )
 def test_written_file_round_trips_awkward_names(env: dict[str, str], name: str) -> None:
     directory, _ = session.start_session(_live_pid(), env)
@@ -180,7 +184,9 @@ def test_active_only_while_first_in_kubeconfig(env: dict[str, str]) -> None:
     assert session.active_session({**env, "KUBECONFIG": kubeconfig}) is None
 
 
-def test_rescued_files_are_announced_once(env: dict[str, str], kubectl33: Path, capsys) -> None:
+def test_rescued_files_are_announced_once(
+    env: dict[str, str], kubectl33: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
     from kubesafe.commands.shell import init
 
     directory, kubeconfig = session.start_session(_live_pid(), env)
@@ -197,3 +203,62 @@ def test_rescued_files_are_announced_once(env: dict[str, str], kubectl33: Path, 
     )
     init("bash", _live_pid(), env)
     assert "saved entries" not in capsys.readouterr().err
+
+
+def test_a_copied_context_follows_the_real_one(env: dict[str, str]) -> None:
+    """The terminal owns only the namespace: protection added to the real context later,
+    a new cluster or a deletion (by another terminal, an editor) reach the copy at the
+    next prompt, and kubectl, the prompt and the decision agree on the real entry."""
+    from kubesafe.shell import prompt
+    from kubesafe.switching import Switcher
+
+    directory, kubeconfig = session.start_session(_live_pid(), env)
+    terminal = {**env, "KUBECONFIG": kubeconfig, SESSION_VARIABLE: directory}
+    Switcher(terminal).use_namespace("team-b")
+    real = Path(env["KUBECONFIG"])
+    real.write_text(
+        KUBECONFIG.replace(
+            "context: {cluster: c1, user: u1, namespace: team-a}",
+            "context: {cluster: c2, user: u1, namespace: team-a,"
+            " extensions: [{name: kubesafe, extension: {environment: production}}]}",
+        )
+    )
+    prompt.render("bash", terminal)
+    target = resolve_merged(load_merged(Overrides(), terminal), Overrides(), terminal)
+    assert (target.cluster, target.namespace) == ("c2", "team-b")
+    assert target.context_extension == {"environment": "production"}
+    assert "PROD dev:team-b" in prompt.compute_segment(terminal).text
+    real.write_text(KUBECONFIG.replace("- name: dev\n", "- name: gone\n"))
+    prompt.render("bash", terminal)
+    own = parse_bytes(Path(session.session_kubeconfig(directory)).read_bytes())
+    assert not own["contexts"]
+
+
+def test_a_switch_under_sudo_keeps_the_terminal_file_its_owners(env: dict[str, str]) -> None:
+    """`sudo -E kubesafe ctx prod` must not leave a root-owned file the user's own
+    kubectl can no longer read."""
+    from kubesafe.switching import Switcher
+
+    directory, kubeconfig = session.start_session(_live_pid(), env)
+    own = Path(session.session_kubeconfig(directory))
+    os.chown(own, 4321, 4322)
+    Switcher({**env, "KUBECONFIG": kubeconfig, SESSION_VARIABLE: directory}).use_context("prod")
+    assert (own.stat().st_uid, own.stat().st_gid) == (4321, 4322)
+    assert parse_bytes(own.read_bytes())["current_context"] == "prod"
+
+
+def test_exec_of_the_shell_takes_over_its_directory(env: dict[str, str]) -> None:
+    """`exec bash` keeps the PID and runs no exit hook: the new shell inherits the old
+    directory's context and removes it, instead of leaving it until the terminal ends."""
+    old_dir, old_kubeconfig = session.start_session(_live_pid(), env)
+    old_file = session.session_kubeconfig(old_dir)
+    state = session.read_session_file(old_file)
+    state.current_context = "prod"
+    session.write_session_file(old_file, state)
+    exec_env = {**env, "KUBECONFIG": old_kubeconfig, SESSION_VARIABLE: old_dir}
+    new_dir, _ = session.start_session(_live_pid(), exec_env)
+    assert not os.path.exists(old_dir)
+    assert session.read_session_file(session.session_kubeconfig(new_dir)).current_context == "prod"
+    # A child shell (another PID) leaves its parent's directory alone.
+    session.start_session(_live_pid() + 1, {**env, SESSION_VARIABLE: new_dir})
+    assert os.path.isdir(new_dir)
