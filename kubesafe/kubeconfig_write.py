@@ -120,13 +120,32 @@ def context_file(env: Mapping[str, str], context_name: str, explicit: str | None
 # -- the changes --------------------------------------------------------------
 
 
-def set_current_context(path: str, name: str | None) -> None:
-    """Set ``current-context`` in ``path`` (None or "": unset, as kubectl writes it: ``""``)."""
+class Switched:
+    """What ``set_current_context`` found and left: saves its caller a second parse."""
+
+    __slots__ = ("data", "previous")
+
+    def __init__(self, previous: str, data: FileData | None) -> None:
+        # current-context in the file before the change ("" when it had none).
+        self.previous = previous
+        # The file as written, parsed; None when nothing had to change.
+        self.data = data
+
+
+def set_current_context(path: str, name: str | None, *, must_define: bool = False) -> Switched:
+    """Set ``current-context`` in ``path`` (None or "": unset, as kubectl writes it: ``""``).
+
+    ``must_define``: refuse (file untouched) unless ``path`` itself defines the context,
+    for callers that know it is the only kubeconfig file.
+    """
     value = name or ""
+    previous = [""]
 
     def edit(doc: Document) -> Edit | None:
         top = _top(doc)
         found = yaml_surgery.lookup(top, "current-context")
+        if found is not None and found[1].kind == "scalar":
+            previous[0] = str(found[1].value or "")
         result = Edit()
         if found is None:
             if not value:
@@ -139,14 +158,17 @@ def set_current_context(path: str, name: str | None) -> None:
         return result
 
     def check(data: FileData) -> bool:
+        if must_define and value not in data["contexts"]:
+            raise KubeconfigWriteError(f'no context exists with the name: "{value}"')
         return data["current_context"] == value
 
     _valid(value)
     if not value and not os.path.lexists(path):
-        return  # nothing to unset; kubectl does not create a file for this either
+        return Switched("", None)  # nothing to unset; kubectl creates no file for this
     quoted = yaml_surgery.scalar_text(value)
     new_file = _NEW_FILE.format(current=quoted) if value else None
-    _change(path, edit, check, new_file=new_file, empty_line=f"current-context: {quoted}")
+    written = _change(path, edit, check, new_file=new_file, empty_line=f"current-context: {quoted}")
+    return Switched(previous[0], written)
 
 
 def set_context_namespace(path: str, context: str, namespace: str | None) -> None:
@@ -289,7 +311,8 @@ def _change(
     *,
     new_file: str | None = None,
     empty_line: str | None = None,
-) -> None:
+) -> FileData | None:
+    """Make the change; returns the new file parsed, or None when nothing changed."""
     directory = os.path.dirname(os.path.realpath(path))
     try:
         if not os.path.isdir(directory):
@@ -299,8 +322,9 @@ def _change(
             os.makedirs(directory, mode=atomic_write.NEW_DIR_MODE)
         with WriteLock(path):
             for _ in range(_ATTEMPTS):
-                if _attempt(path, edit, check, new_file, empty_line):
-                    return
+                done, data = _attempt(path, edit, check, new_file, empty_line)
+                if done:
+                    return data
             raise KubeconfigWriteError(
                 f"{path} left untouched: another program kept changing it; try again"
             )
@@ -328,13 +352,13 @@ def _attempt(
     check: Callable[[FileData], bool],
     new_file: str | None,
     empty_line: str | None,
-) -> bool:
+) -> tuple[bool, FileData | None]:
     """Edit and replace ``path``; False, with nothing written, if it changed meanwhile."""
     before = _identity(path)
     content = _read(path)
     new = _new_content(path, content, edit, new_file, empty_line)
     if new is None:
-        return True
+        return True, None
     try:
         data = parse_bytes(new)
     except KubeconfigError as exc:
@@ -346,9 +370,9 @@ def _attempt(
             f"{path} left untouched: the edited file does not read back as intended"
         )
     if _identity(path) != before:
-        return False
+        return False, None
     atomic_write.replace(path, new)
-    return True
+    return True, data
 
 
 def _read(path: str) -> bytes | None:
@@ -383,8 +407,10 @@ def _new_content(
     except Unsupported as exc:
         raise KubeconfigWriteError(_cannot(path, exc)) from None
     except Exception as exc:  # yaml.YAMLError, without importing yaml here
-        first = str(exc).splitlines()[0] if str(exc) else "invalid YAML"
-        raise KubeconfigWriteError(f"{path} is not valid YAML: {first}") from None
+        mark = getattr(exc, "problem_mark", None) or getattr(exc, "context_mark", None)
+        problem = getattr(exc, "problem", None) or (str(exc).splitlines() or ["invalid YAML"])[0]
+        where = f"line {mark.line + 1}: " if mark is not None else ""
+        raise KubeconfigWriteError(f"{path} is not valid YAML: {where}{problem}") from None
     if _is_empty(doc):
         if new_file is None or empty_line is None:
             raise KubeconfigWriteError(f"{path} defines no contexts")

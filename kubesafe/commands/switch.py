@@ -247,10 +247,10 @@ def _ctx(
 
 
 def _switch_context(switcher: Switcher, name: str, global_: bool) -> str | None:
-    before = switcher.merged()
     switcher.use_context(name, global_=global_)
     _say(f'Switched to context "{name}"{_scope(switcher, global_)}.')
-    _notify_protection(switcher.env, before, context=name)
+    # The switcher keeps what it read or wrote: no second parse for the notice.
+    _notify_protection(switcher.env, switcher.merged(), context=name)
     return None
 
 

@@ -30,6 +30,11 @@ MAX_READINGS = 16
 
 COMPLETION_COMMANDS = frozenset({"__complete", "__completeNoDesc"})
 
+# The value recorded for a flag given without one (``--dry-run``, ``--force``): pflag
+# then uses the flag's no-option default, which is not what ``--flag=`` means (helm
+# 3.17 reads ``--dry-run=`` as "none"). NUL cannot occur in a real argument.
+BARE = "\0"
+
 # The global flags helm hands to a plugin when it finds them in the plugin's arguments.
 _PLUGIN_VALUE_FLAGS = frozenset(
     {
@@ -289,9 +294,9 @@ def _parse_flags(
             if eq:
                 record(name, inline)
             elif i >= len(args) and name not in flags.long:
-                record(name, "")  # nothing follows: its arity cannot matter
+                record(name, BARE)  # nothing follows: its arity cannot matter
             elif not arity.long(flags, name, default=False):
-                record(name, "")
+                record(name, BARE)
             elif i < len(args):
                 record(name, args[i])
                 i += 1
@@ -315,7 +320,7 @@ def _parse_flags(
                 record(name, shorthands[2:])
                 break
             if name == "help" or not arity.short(flags, letter, default=False):
-                record(name, "")
+                record(name, BARE)
                 shorthands = rest
                 continue
             if rest:

@@ -16,7 +16,7 @@ from __future__ import annotations
 
 from kubesafe.classify import DESTRUCTIVE, LOCAL, READ, WRITE, Classification
 from kubesafe.helm import table
-from kubesafe.helm.args import COMPLETION_COMMANDS, HelmReading
+from kubesafe.helm.args import BARE, COMPLETION_COMMANDS, HelmReading
 
 _LOCAL_FAMILIES = {
     "completion": "prints a shell completion script",
@@ -59,7 +59,8 @@ COMMAND_TABLE: dict[str, tuple[str, str]] = {
 }
 
 # Values of --dry-run that simulate (helm 4 also takes strconv.ParseBool's true spellings).
-_TRUE = frozenset({"", "1", "t", "T", "true", "TRUE", "True"})
+# An explicit empty value is not one: helm 3.17 reads ``--dry-run=`` as "none" and writes.
+_TRUE = frozenset({BARE, "1", "t", "T", "true", "TRUE", "True"})
 _DRY_RUN_HARMLESS = _TRUE | {"client", "server", "unset"}
 _DRY_RUN_COMMANDS = frozenset({("install",), ("upgrade",), ("uninstall",), ("rollback",)})
 _FORCE_FLAGS = ("force", "force-replace")
@@ -102,7 +103,7 @@ def classify(reading: HelmReading) -> Classification:
     if reading.command in _DRY_RUN_COMMANDS and reading.has("dry-run"):
         value = reading.last("dry-run") or ""
         if value in _DRY_RUN_HARMLESS:
-            shown = f"--dry-run={value}" if value else "--dry-run"
+            shown = "--dry-run" if value == BARE else f"--dry-run={value}"
             return Classification(READ, f"{shown} persists nothing")
         reason = f"--dry-run={value} still persists changes; {reason}"
     if reading.command in (("upgrade",), ("rollback",), ("install",)):

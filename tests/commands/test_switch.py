@@ -215,3 +215,35 @@ def test_ctx_and_ns_see_the_copy_follow_the_real_context(terminal: dict[str, str
 
     entry = Switcher(terminal).merged().contexts["dev"]
     assert (entry[0], entry[2]) == ("c2", "payments")
+
+
+def test_single_file_switch_checks_the_name_in_the_same_parse(files: dict[str, str]) -> None:
+    """The one-parse path (one kubeconfig, no terminal state) refuses unknown names too."""
+    before = Path(files["KUBECONFIG"]).read_bytes()
+    with pytest.raises(CommandError, match='no context exists with the name: "nope"'):
+        _ctx(files, "nope")
+    assert Path(files["KUBECONFIG"]).read_bytes() == before
+    # A dangling current-context is not "already there".
+    Path(files["KUBECONFIG"]).write_text(
+        KUBECONFIG.replace("current-context: dev", "current-context: gone")
+    )
+    with pytest.raises(CommandError, match='no context exists with the name: "gone"'):
+        _ctx(files, "gone")
+    _ctx(files, "prod")
+    assert _real(files)["current_context"] == "prod"
+    with pytest.raises(CommandError, match='"gone"'):  # the previous one no longer exists
+        _ctx(files, "-")
+
+
+def test_set_current_context_reports_what_it_found(tmp_path: Path) -> None:
+    from kubesafe.kubeconfig_write import KubeconfigWriteError, set_current_context
+
+    path = tmp_path / "config"
+    path.write_text(KUBECONFIG)
+    switched = set_current_context(str(path), "prod", must_define=True)
+    assert switched.previous == "dev"
+    assert switched.data is not None and switched.data["current_context"] == "prod"
+    assert set_current_context(str(path), "prod").data is None  # nothing to change
+    with pytest.raises(KubeconfigWriteError):
+        set_current_context(str(path), "absent", must_define=True)
+    assert parse_bytes(path.read_bytes())["current_context"] == "prod"

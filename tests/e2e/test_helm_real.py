@@ -222,6 +222,25 @@ def test_classification_matches_what_real_helm_does(
         assert bool(wrote) == (category != READ and category != "local"), (variant, wrote)
 
 
+def test_explicitly_empty_dry_run_is_a_write(
+    env: dict[str, str], apiserver: FakeAPIServer, helm: Path, tmp_path: Path
+) -> None:
+    """helm 3.17 reads ``--dry-run=`` as "none" and installs for real; helm 4 rejects it."""
+    prod, dev = _prefixes(helm)
+    argv = ["upgrade", "--install", "emptydry", str(tmp_path / "chart"), "--dry-run="]
+    apiserver.clear()
+    direct = subprocess.run(
+        [str(helm), *argv, "-n", "emptydry"], env=env, capture_output=True, timeout=60
+    )
+    wrote = bool(writes(apiserver, dev))
+    assert wrote == (direct.returncode == 0)
+    assert wrote or helm.parent.name != "v1.31"  # the helm 3.17 case is the dangerous one
+    apiserver.clear()
+    refused = _run(env, *argv, "--kube-context", "prod")
+    assert refused.returncode == 3, refused.stderr
+    assert writes(apiserver, prod) == []
+
+
 def test_symlink_mode_skips_itself_on_path(
     env: dict[str, str], apiserver: FakeAPIServer, helm: Path, tmp_path: Path
 ) -> None:

@@ -50,6 +50,14 @@ def _category(argv: str) -> str:
         ("uninstall web --dry-run=false", DESTRUCTIVE),
         ("rollback web 1 --dry-run", READ),
         ("test web --dry-run", WRITE),
+        # helm 3.17 reads an explicitly empty --dry-run= as "none" and installs for real
+        ("upgrade web ./c --dry-run=", WRITE),
+        ("upgrade --install web ./c --dry-run=", WRITE),
+        ("install web ./c --dry-run=", WRITE),
+        ("upgrade web ./c --dry-run --dry-run=", WRITE),
+        ("upgrade web ./c --dry-run= --dry-run", READ),
+        ("uninstall web --dry-run=", DESTRUCTIVE),
+        ("rollback web 1 --dry-run=", WRITE),
         # reads that talk to the cluster
         ("list", READ),
         ("ls -A", READ),
