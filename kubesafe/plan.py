@@ -138,6 +138,28 @@ def target_label(target: Target) -> str:
     return target.context or target.cluster or target.server
 
 
+# Rules that protect a target through its own context, not another context's endpoint.
+_OWN_KINDS = frozenset({"context", "context-regex", "kubeconfig-context"})
+
+
+def approval_label(target: Target, found: Protection) -> str:
+    """``target_label``, unless the write goes to another context's endpoint.
+
+    When only another context's rule protects the target (``--cluster prod`` or
+    ``--server <prod's URL>`` under ``dev``), or a server flag overrides the
+    context's own, the context used says nothing about where the write goes: it
+    is approved by naming the protected context lending its rule (or the server,
+    when a ``server`` rule protects it), so ``KUBESAFE_CONFIRM=dev`` cannot approve it.
+    """
+    lent = [rule.pattern for rule in found.rules if rule.kind == "endpoint"]
+    overridden = target.server_source != "cluster"
+    if lent and (overridden or not any(rule.kind in _OWN_KINDS for rule in found.rules)):
+        return lent[0]
+    if overridden and any(rule.kind == "server" for rule in found.rules):
+        return target.server
+    return target_label(target)
+
+
 _UNPROTECTED = Protection(None, False, NONE, ())
 
 

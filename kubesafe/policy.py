@@ -100,7 +100,11 @@ class Protection(Record):
 
 
 def normalize_server(url: str) -> str:
-    """Lower-case scheme and host, no trailing slash, default ports dropped."""
+    """Lower-case scheme and host, no trailing slash, default ports dropped.
+
+    A user part (``https://me@host``) and a fully qualified name's final dot
+    (``host.``) do not change the endpoint client-go connects to: both go too.
+    """
     text = url.strip()
     scheme, separator, rest = text.partition("://")
     if not separator or not scheme:
@@ -110,11 +114,15 @@ def normalize_server(url: str) -> str:
         index = rest.find(marker)
         if index != -1:
             cut = min(cut, index)
-    authority, tail = rest[:cut].lower(), rest[cut:]
+    authority, tail = rest[:cut].lower().rpartition("@")[2], rest[cut:]
     scheme = scheme.lower()
     host, colon, port = authority.rpartition(":")
-    if colon and "]" not in port and (scheme, port) in (("https", "443"), ("http", "80")):
-        authority = host
+    if not colon or "]" in port:
+        host, port = authority, ""
+    if (scheme, port) in (("https", "443"), ("http", "80")):
+        port = ""
+    host = host.rstrip(".") or host
+    authority = f"{host}:{port}" if port else host
     return f"{scheme}://{authority}{tail.rstrip('/')}"
 
 

@@ -53,7 +53,8 @@ EXIT_REFUSED = 3
 EXIT_NOT_FOUND = 127
 CONFIRM_VARIABLE = "KUBESAFE_CONFIRM"
 
-_SECRET_FLAGS = ("--token", "--password")
+# --kube-token is helm's bearer token flag.
+_SECRET_FLAGS = ("--token", "--password", "--kube-token")
 
 
 def _error(message: str) -> None:
@@ -122,7 +123,7 @@ def _approve(
     ``details``: extra banner rows (helm: release, chart). ``preview``: text shown
     on the terminal before the question, computed only when there is one to ask.
     """
-    from kubesafe.plan import BLOCK, target_label
+    from kubesafe.plan import BLOCK, approval_label
 
     extra = {"program": program, **dict(details)} if program != "kubectl" else None
     target = plan.guarded
@@ -130,7 +131,7 @@ def _approve(
         # Unresolvable target, broken policy, unparseable argv: no override helps.
         _audit(plan, "refused", plan.decision_reason, extra)
         return False, f"refusing to run {program}: {plan.decision_reason}"
-    label = target_label(target)
+    label = approval_label(target, plan.protection)
     override = env.get(CONFIRM_VARIABLE, "")
     if override and override == label and len(plan.targets) == 1:
         _audit(plan, "allowed", f"{CONFIRM_VARIABLE}={label}", extra)

@@ -74,9 +74,9 @@ def _finish_json(plan: Plan | HelmPlan, result: dict[str, Any]) -> dict[str, Any
             for t in plan.targets[1:]
         ]
     if plan.guarded is not None and plan.decision != "allow":
-        from kubesafe.plan import target_label
+        from kubesafe.plan import approval_label
 
-        result["confirm_with"] = target_label(plan.guarded)
+        result["confirm_with"] = approval_label(plan.guarded, plan.protection)
     if plan.policy_error is not None:
         result["policy_error"] = plan.policy_error
     if plan.resolve_error is not None:

@@ -177,3 +177,54 @@ def test_explain_text_and_unresolvable(env: dict[str, str]) -> None:
     assert "command:     helm uninstall" in result.stdout
     assert 'context "nope" not found' in result.stdout
     assert "Traceback" not in result.stderr
+
+
+@pytest.mark.parametrize(
+    ("argv", "policy", "label"),
+    [
+        ("--kube-context prod uninstall web", "rules:\n  - context: prod\n", "prod"),
+        ("uninstall web --kube-apiserver https://prod.example:6443", None, "prod"),
+        (
+            "--kube-context prod uninstall web --kube-apiserver https://prod.example:6443",
+            None,
+            "prod",
+        ),
+        (
+            "uninstall web --kube-apiserver https://prod.example:6443",
+            "rules:\n  - context: dev\n    environment: staging\n  - context: prod\n",
+            "prod",
+        ),
+        (
+            "uninstall web --kube-apiserver https://prod.example:6443",
+            "rules:\n  - server: https://prod.example:6443\n",
+            "https://prod.example:6443",
+        ),
+    ],
+)
+def test_a_server_override_is_approved_by_naming_where_it_goes(
+    env: dict[str, str], tmp_path: Path, argv: str, policy: str | None, label: str
+) -> None:
+    from kubesafe.plan import approval_label
+
+    if policy is not None:
+        write(tmp_path / "policy.yaml", policy)
+    plan = _plan(argv, env)
+    assert plan.guarded is not None and plan.decision != "allow"
+    assert approval_label(plan.guarded, plan.protection) == label
+
+
+@pytest.mark.parametrize(
+    "server",
+    [
+        "https://prod.example:6443",
+        "HTTPS://PROD.example:6443/",
+        "https://deployer@prod.example:6443",  # client-go ignores the user part
+        "https://prod.example.:6443",  # a fully qualified name is the same host
+    ],
+)
+def test_kube_apiserver_spellings_of_prods_endpoint_are_protected(
+    env: dict[str, str], server: str
+) -> None:
+    plan = _plan(f"upgrade --install web ./c --kube-apiserver {server}", env)
+    assert _target(plan).context == "dev"
+    assert plan.decision == "confirm", plan.decision_reason
