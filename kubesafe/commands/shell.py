@@ -54,7 +54,7 @@ def shell_exit(session: str, env: Mapping[str, str]) -> str:
     if os.path.dirname(os.path.realpath(session)) != root:
         raise CommandError(f"{session} is not a kubesafe terminal directory")
     try:
-        rescued = end_session(session, env)
+        rescued = end_session(session)
     except SessionError as exc:
         raise CommandError(str(exc)) from None
     return f"saved entries other tools wrote for this terminal to {rescued}" if rescued else ""

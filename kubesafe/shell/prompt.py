@@ -158,7 +158,7 @@ def compute_segment(env: Mapping[str, str]) -> Segment:
         endpoints=endpoint_rules(policy, merged, target),
     )
     marker = ""
-    if guard.environment is not None and (guard.protected or guard.environment):
+    if guard.environment:  # a rule matched: show which environment, protected or not
         short = "PROD" if guard.environment.lower() in PRODUCTION_NAMES else guard.environment
         marker = f"{short.upper()} "
     fields = {

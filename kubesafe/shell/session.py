@@ -185,7 +185,7 @@ def _owner_pid(name: str) -> int | None:
     return int(head) if head.isdigit() else None
 
 
-def end_session(directory: str, env: Mapping[str, str]) -> str | None:
+def end_session(directory: str) -> str | None:
     """Remove a session directory; returns where foreign entries were saved, if any."""
     import shutil
 
@@ -219,7 +219,7 @@ def sweep(env: Mapping[str, str]) -> list[str]:
         pid = _owner_pid(name)
         if pid is None or _pid_alive(pid):
             continue
-        saved = end_session(os.path.join(root, name), env)
+        saved = end_session(os.path.join(root, name))
         if saved:
             rescued.append(saved)
     return rescued
@@ -262,7 +262,7 @@ def start_session(pid: int, env: Mapping[str, str]) -> tuple[str, str]:
     if inherited and ours and _owner_pid(os.path.basename(inherited)) == pid:
         # The same PID: this shell replaced the previous one with exec, which runs no
         # exit hook. Its directory is this one's now.
-        end_session(inherited, env)
+        end_session(inherited)
     value = os.pathsep.join([own, *(_without(os.pathsep.join(rest), own))])
     return directory, value
 

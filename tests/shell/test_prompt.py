@@ -179,6 +179,18 @@ def test_render_output_survives_hostile_names(env: dict[str, str], shell: str) -
     assert not (Path(env["KUBESAFE_SESSION"]) / "pwned").exists()
 
 
+def _three_prompts(shell: str, env: dict[str, str], driver: str) -> list[str]:
+    """Run a REFRESH_DRIVER script; the segment before, between and after the changes."""
+    result = subprocess.run(
+        [SHELL_BINARIES[shell] or shell, "-c", driver],
+        capture_output=True,
+        text=True,
+        env={**env, "PATH": os.environ["PATH"], "NO_COLOR": "1"},
+        check=True,
+    )
+    return [line.strip() for line in result.stdout.splitlines()]
+
+
 REFRESH_DRIVER = """
 {init}
 __kubesafe_refresh
@@ -209,14 +221,7 @@ def test_two_changes_within_one_second_are_both_seen(env: dict[str, str], shell:
         change_one=change("team-b"),
         change_two=change("team-c"),
     )
-    result = subprocess.run(
-        [SHELL_BINARIES[shell] or shell, "-c", driver],
-        capture_output=True,
-        text=True,
-        env={**env, "PATH": os.environ["PATH"], "NO_COLOR": "1"},
-        check=True,
-    )
-    assert [line.strip() for line in result.stdout.splitlines()] == [
+    assert _three_prompts(shell, env, driver) == [
         "⎈ dev:team-a",
         "⎈ dev:team-b",
         "⎈ dev:team-c",
@@ -292,14 +297,7 @@ def test_kubernetes_master_change_is_seen(env: dict[str, str], shell: str) -> No
         change_one="sleep 2.2; __kubesafe_refresh; export KUBERNETES_MASTER=https://prod.example",
         change_two="unset KUBERNETES_MASTER",
     )
-    result = subprocess.run(
-        [SHELL_BINARIES[shell] or shell, "-c", driver],
-        capture_output=True,
-        text=True,
-        env={**env, "PATH": os.environ["PATH"], "NO_COLOR": "1"},
-        check=True,
-    )
-    assert [line.strip() for line in result.stdout.splitlines()] == [
+    assert _three_prompts(shell, env, driver) == [
         "⎈ dev:team-a",
         "⎈ PROD dev:team-a",
         "⎈ dev:team-a",

@@ -159,7 +159,7 @@ def test_end_rescues_entries_other_tools_wrote(env: dict[str, str], kubectl33: P
             session.session_kubeconfig(directory),
             session.read_session_file(session.session_kubeconfig(directory)),
         )
-    rescued = session.end_session(directory, env)
+    rescued = session.end_session(directory)
     assert rescued is not None and "new-eks" in Path(rescued).read_text()
     assert not Path(directory).exists()
 
@@ -196,7 +196,7 @@ def test_rescued_files_are_announced_once(
         check=True,
         capture_output=True,
     )
-    rescued = session.end_session(directory, env)
+    rescued = session.end_session(directory)
     init("bash", _live_pid(), env)
     assert f"saved entries another tool wrote for a closed terminal: {rescued}" in (
         capsys.readouterr().err
