@@ -146,7 +146,7 @@ def timings(repeats: int, contexts: int) -> tuple[dict[str, list[float]], int]:
             "python -c pass": lambda i: _timed([sys.executable, "-c", "pass"], base),
             "kubesafe set_current_context": lambda i: _timed(
                 _python(
-                    "from kubesafe.kubeconfig_write import set_current_context; "
+                    "from kubesafe.kubeconfig.write import set_current_context; "
                     f"set_current_context({str(files['ours'])!r}, 'ctx-{1 + i % 2}')"
                 ),
                 base,
@@ -154,7 +154,7 @@ def timings(repeats: int, contexts: int) -> tuple[dict[str, list[float]], int]:
             "kubesafe set_current_context, no fsync": lambda i: _timed(
                 _python(
                     "import os; os.fsync = lambda fd: None; "
-                    "from kubesafe.kubeconfig_write import set_current_context; "
+                    "from kubesafe.kubeconfig.write import set_current_context; "
                     f"set_current_context({str(files['ours-nofsync'])!r}, 'ctx-{1 + i % 2}')"
                 ),
                 base,
@@ -166,7 +166,7 @@ def timings(repeats: int, contexts: int) -> tuple[dict[str, list[float]], int]:
             KUBECTX: lambda i: _timed(["/usr/bin/kubectx", f"ctx-{1 + i % 2}"], env("kubectx")),
             "kubesafe set_context_namespace": lambda i: _timed(
                 _python(
-                    "from kubesafe.kubeconfig_write import set_context_namespace; "
+                    "from kubesafe.kubeconfig.write import set_context_namespace; "
                     f"set_context_namespace({str(files['ns-ours'])!r}, 'ctx-0', "
                     f"'{('default', 'kube-system')[i % 2]}')"
                 ),

@@ -68,7 +68,7 @@ def explain(as_json: bool, for_helm: bool, kubectl_args: tuple[str, ...]) -> Non
             sys.exit(1)
         return
     from kubesafe.commands.explain import render_json, render_text
-    from kubesafe.plan import make_plan
+    from kubesafe.kubectl.plan import make_plan
 
     plan = make_plan(list(kubectl_args))
     click.echo(render_json(plan) if as_json else render_text(plan))
@@ -88,7 +88,7 @@ def kubectl(kubectl_args: tuple[str, ...]) -> None:
     Example:
       kubesafe kubectl --context prod get pods
     """
-    from kubesafe.shim import run
+    from kubesafe.kubectl.shim import run
 
     sys.exit(run(list(kubectl_args)))
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import os
 
-from kubesafe.kubeconfig import Overrides, ResolveError, load_merged
+from kubesafe.kubeconfig.resolve import Overrides, ResolveError, load_merged
 
 
 def context_names(incomplete: str) -> list[str]:

@@ -13,11 +13,11 @@ def main() -> int:
     argv = sys.argv
     program = os.path.basename(argv[0]).lower() if argv else ""
     if program in _SHIM_NAMES:
-        from kubesafe.shim import run
+        from kubesafe.kubectl.shim import run
 
         return run(argv[1:])
     if len(argv) > 1 and argv[1] == "kubectl":
-        from kubesafe.shim import run
+        from kubesafe.kubectl.shim import run
 
         return run(argv[2:])
     if program in _HELM_NAMES or (len(argv) > 1 and argv[1] == "helm"):

@@ -23,7 +23,7 @@ from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
 
 from kubesafe import paths
-from kubesafe.kubeconfig import Overrides, ResolveError, Target, resolve
+from kubesafe.kubeconfig.resolve import Overrides, ResolveError, Target, resolve
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:
@@ -181,8 +181,8 @@ def _target(context: str, env: Mapping[str, str]) -> Target:
 
 def _kubectl_binary(target: Target, env: Mapping[str, str]) -> str:
     """The kubectl kubesafe would run for the target, or the nearest one here; never a download."""
-    from kubesafe.filecache import FileIndex
-    from kubesafe.locate import NO_KUBECTL, LocateError, pinned_kubectl
+    from kubesafe.kubeconfig.cache import FileIndex
+    from kubesafe.kubectl.locate import NO_KUBECTL, LocateError, pinned_kubectl
     from kubesafe.policy import load_policy
     from kubesafe.versions.choose import choose
     from kubesafe.versions.store import any_kubectl, cached, system

@@ -11,9 +11,9 @@ from __future__ import annotations
 
 import os
 
-from kubesafe.filecache import FileIndex, FileReadError
 from kubesafe.glob import glob_match
-from kubesafe.kubeconfig import Merged, Target
+from kubesafe.kubeconfig.cache import FileIndex, FileReadError
+from kubesafe.kubeconfig.resolve import Merged, Target
 from kubesafe.policy_file import LEVELS, PolicyError, parse_policy, policy_path
 from kubesafe.record import Record
 

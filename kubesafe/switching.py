@@ -13,8 +13,15 @@ import os
 from collections.abc import Mapping
 
 from kubesafe import paths
-from kubesafe.kubeconfig import Merged, Overrides, ResolveError, candidate_files, load_merged, merge
-from kubesafe.kubeconfig_write import (
+from kubesafe.kubeconfig.resolve import (
+    Merged,
+    Overrides,
+    ResolveError,
+    candidate_files,
+    load_merged,
+    merge,
+)
+from kubesafe.kubeconfig.write import (
     KubeconfigWriteError,
     context_file,
     current_context_file,

@@ -8,9 +8,9 @@ from pathlib import Path
 import pytest
 
 from kubesafe import entry
-from kubesafe.classify import DESTRUCTIVE, WRITE, classify
-from kubesafe.kubeconfig_parse import parse_bytes
-from kubesafe.kubectl_args import parse
+from kubesafe.kubeconfig.parse import parse_bytes
+from kubesafe.kubectl.args import parse
+from kubesafe.kubectl.classify import DESTRUCTIVE, WRITE, classify
 from kubesafe.shell import session
 
 KUBECONFIG = """\
@@ -90,7 +90,7 @@ def test_kubesafe_kubectl_has_no_options_of_its_own(
         seen.append(argv)
         return 0
 
-    monkeypatch.setattr("kubesafe.shim.run", fake_run)
+    monkeypatch.setattr("kubesafe.kubectl.shim.run", fake_run)
     prefix = [f"/usr/local/bin/{program}"] + (["kubectl"] if program == "kubesafe" else [])
     monkeypatch.setattr("sys.argv", [*prefix, *args])
     assert entry.main() == 0

@@ -36,9 +36,9 @@ PROBE = """
 import sys
 events = []
 sys.addaudithook(lambda event, args: events.append(event) if event.startswith("socket.") else None)
-import kubesafe.filecache as filecache
+import kubesafe.kubeconfig.cache as filecache
 filecache.RACY_SECONDS = 0
-from kubesafe.plan import make_plan
+from kubesafe.kubectl.plan import make_plan
 argvs = [argv.split("\\x1f") for argv in sys.argv[1].split("\\x1e")]
 heavy = sys.argv[2].split(",")
 before = set(sys.modules)
@@ -99,7 +99,7 @@ def test_warm_cache_loads_no_heavy_module_and_opens_no_socket(tmp_path: Path) ->
 
 def test_entry_point_does_not_import_click_for_the_shim() -> None:
     code = (
-        "import sys; sys.argv=['kubectl']; import kubesafe.entry, kubesafe.shim; "
+        "import sys; sys.argv=['kubectl']; import kubesafe.entry, kubesafe.kubectl.shim; "
         "print('click' in sys.modules)"
     )
     result = subprocess.run(
@@ -110,7 +110,7 @@ def test_entry_point_does_not_import_click_for_the_shim() -> None:
 
 HELM_PROBE = """
 import sys
-import kubesafe.filecache as filecache
+import kubesafe.kubeconfig.cache as filecache
 filecache.RACY_SECONDS = 0
 from kubesafe.helm.plan import make_helm_plan
 import kubesafe.helm.shim

@@ -14,7 +14,7 @@ from pathlib import Path
 import pytest
 
 from kubesafe import namespaces
-from kubesafe.locate import NO_KUBECTL
+from kubesafe.kubectl.locate import NO_KUBECTL
 from kubesafe.namespaces import NamespaceLookupError
 from kubesafe.versions import server_cache
 from tests.support.fake_apiserver import FakeAPIServer, FakeResponse, write_kubeconfig

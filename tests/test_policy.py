@@ -5,9 +5,9 @@ from pathlib import Path
 
 import pytest
 
-from kubesafe.filecache import FileIndex
-from kubesafe.kubeconfig import Target
-from kubesafe.plan import ALLOW, BLOCK, CONFIRM, make_plan
+from kubesafe.kubeconfig.cache import FileIndex
+from kubesafe.kubeconfig.resolve import Target
+from kubesafe.kubectl.plan import ALLOW, BLOCK, CONFIRM, make_plan
 from kubesafe.policy import load_policy, normalize_server, protection
 from kubesafe.policy_file import add_rule, parse_policy, remove_rules, rule_fields
 from tests.kubeconfigs import kubeconfig, write

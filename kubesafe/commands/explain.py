@@ -6,7 +6,7 @@ import json
 from typing import Any
 
 from kubesafe.helm.plan import HelmPlan
-from kubesafe.plan import Plan
+from kubesafe.kubectl.plan import Plan
 
 
 def plan_to_json(plan: Plan) -> dict[str, Any]:
@@ -74,7 +74,7 @@ def _finish_json(plan: Plan | HelmPlan, result: dict[str, Any]) -> dict[str, Any
             for t in plan.targets[1:]
         ]
     if plan.guarded is not None and plan.decision != "allow":
-        from kubesafe.plan import approval_label
+        from kubesafe.kubectl.plan import approval_label
 
         result["confirm_with"] = approval_label(plan.guarded, plan.protection)
     if plan.policy_error is not None:

@@ -7,8 +7,8 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 
 from kubesafe.commands.errors import CommandError as CommandError
-from kubesafe.filecache import FileIndex
-from kubesafe.kubeconfig import (
+from kubesafe.kubeconfig.cache import FileIndex
+from kubesafe.kubeconfig.resolve import (
     Merged,
     Overrides,
     ResolveError,

@@ -11,8 +11,8 @@ import sys
 from collections.abc import Callable, Mapping, Sequence
 
 from kubesafe.commands.protect import CommandError
-from kubesafe.filecache import FileIndex
-from kubesafe.kubeconfig import Merged, Overrides, ResolveError, load_merged, resolve_merged
+from kubesafe.kubeconfig.cache import FileIndex
+from kubesafe.kubeconfig.resolve import Merged, Overrides, ResolveError, load_merged, resolve_merged
 from kubesafe.policy import PRODUCTION_NAMES, endpoint_rules, load_policy, protection
 from kubesafe.switching import Switcher, SwitchError
 
@@ -100,7 +100,7 @@ def context_environments(env: Mapping[str, str]) -> dict[str, str]:
     shares its cluster or API server is (the same endpoint, reached by another
     name); computed per endpoint so that a thousand contexts stay instant.
     """
-    from kubesafe.kubeconfig import Target
+    from kubesafe.kubeconfig.resolve import Target
     from kubesafe.policy import level_rank, normalize_server
 
     index = FileIndex()

@@ -7,8 +7,8 @@ import shutil
 from collections.abc import Mapping
 
 from kubesafe.commands.protect import CommandError
-from kubesafe.filecache import FileIndex
-from kubesafe.kubeconfig import Overrides, ResolveError, load_merged, resolve_merged
+from kubesafe.kubeconfig.cache import FileIndex
+from kubesafe.kubeconfig.resolve import Overrides, ResolveError, load_merged, resolve_merged
 from kubesafe.policy import load_policy
 from kubesafe.versions import server_cache, store
 from kubesafe.versions.choose import Choice, choose
@@ -87,7 +87,7 @@ def prune(env: Mapping[str, str], *, dry_run: bool) -> str:
 
 
 def which(kubectl_args: list[str], env: Mapping[str, str]) -> str:
-    from kubesafe.plan import make_plan
+    from kubesafe.kubectl.plan import make_plan
 
     plan = make_plan(kubectl_args, env)
     choice = plan.choice

@@ -10,11 +10,11 @@ from typing import TYPE_CHECKING
 
 from kubesafe import paths
 from kubesafe.doctor.check import FAIL, OK, WARN, Check
-from kubesafe.kubeconfig import candidate_files
-from kubesafe.kubeconfig_parse import KubeconfigError, parse_bytes
+from kubesafe.kubeconfig.parse import KubeconfigError, parse_bytes
+from kubesafe.kubeconfig.resolve import candidate_files
 
 if TYPE_CHECKING:
-    from kubesafe.kubeconfig_parse import FileData
+    from kubesafe.kubeconfig.parse import FileData
 
 
 def _mode(st: os.stat_result) -> str:

@@ -7,8 +7,8 @@ import re
 from collections.abc import Mapping
 
 from kubesafe.doctor.check import FAIL, OK, WARN, Check
-from kubesafe.filecache import FileIndex
-from kubesafe.kubeconfig import Merged, Overrides, ResolveError, resolve_merged
+from kubesafe.kubeconfig.cache import FileIndex
+from kubesafe.kubeconfig.resolve import Merged, Overrides, ResolveError, resolve_merged
 from kubesafe.policy import Policy, endpoint_rules, load_policy, protection
 
 

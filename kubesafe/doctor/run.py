@@ -9,8 +9,8 @@ from kubesafe.doctor.check import FAIL, WARN, Check
 from kubesafe.doctor.policy_check import policy_check
 from kubesafe.doctor.shell_probe import ProbeError, probe
 from kubesafe.doctor.shells import SUPPORTED, user_shell
-from kubesafe.filecache import FileIndex
-from kubesafe.kubeconfig import Merged, Overrides, ResolveError, load_merged, resolve_merged
+from kubesafe.kubeconfig.cache import FileIndex
+from kubesafe.kubeconfig.resolve import Merged, Overrides, ResolveError, load_merged, resolve_merged
 from kubesafe.policy import load_policy
 
 

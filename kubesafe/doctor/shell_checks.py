@@ -16,7 +16,7 @@ from kubesafe.doctor.shells import (
     init_line,
     rc_file,
 )
-from kubesafe.locate import KUBECTL_NAME, is_self
+from kubesafe.kubectl.locate import KUBECTL_NAME, is_self
 
 # `command kubesafe kubectl "$@"`, `"${__kubesafe_launcher[@]}" kubectl "$@"`, fish's `$argv`
 _CALLS_KUBESAFE = re.compile(r"kubesafe[^\s;]*\s+kubectl\b")

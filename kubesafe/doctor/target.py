@@ -9,8 +9,8 @@ import sys
 from collections.abc import Mapping
 
 from kubesafe.doctor.check import FAIL, OK, WARN, Check
-from kubesafe.filecache import FileIndex
-from kubesafe.kubeconfig import Target
+from kubesafe.kubeconfig.cache import FileIndex
+from kubesafe.kubeconfig.resolve import Target
 from kubesafe.policy import Policy
 from kubesafe.versions import server_cache
 from kubesafe.versions.choose import DEFAULT_TIMEOUT, Choice, choose

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import os
 
-from kubesafe.locate import is_self
+from kubesafe.kubectl.locate import is_self
 
 TYPE_CHECKING = False  # typing costs an import on the hot path; mypy treats this as True
 if TYPE_CHECKING:

@@ -11,26 +11,26 @@ empty one, beats the variable):
 * ``--kube-token`` / ``HELM_KUBETOKEN``: credentials (no in-cluster fallback).
 
 helm has no ``--cluster``/``--user`` flags. The decision itself is
-``kubesafe.plan.judge``, the same code that decides for kubectl.
+``kubesafe.kubectl.plan.judge``, the same code that decides for kubectl.
 """
 
 from __future__ import annotations
 
 import os
 
-from kubesafe.filecache import FileIndex
 from kubesafe.helm.args import HelmArgs, HelmReading, parse
 from kubesafe.helm.classify import classify, release_and_chart
-from kubesafe.kubeconfig import Overrides, Target, resolve_merged
-from kubesafe.plan import Case, judge
+from kubesafe.kubeconfig.cache import FileIndex
+from kubesafe.kubeconfig.resolve import Overrides, Target, resolve_merged
+from kubesafe.kubectl.plan import Case, judge
 from kubesafe.record import Record
 
 TYPE_CHECKING = False  # typing costs an import on the hot path; mypy treats this as True
 if TYPE_CHECKING:
     from collections.abc import Callable, Mapping
 
-    from kubesafe.classify import Classification
-    from kubesafe.kubeconfig import Merged
+    from kubesafe.kubeconfig.resolve import Merged
+    from kubesafe.kubectl.classify import Classification
     from kubesafe.policy import Policy, Protection
 
 # helm flag -> (environment variable, kubesafe override field)

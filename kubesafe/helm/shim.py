@@ -9,8 +9,8 @@ from __future__ import annotations
 
 import os
 
-from kubesafe.locate import DEPTH_VARIABLE, LocateError, next_depth
-from kubesafe.shim import EXIT_ERROR, EXIT_NOT_FOUND, EXIT_REFUSED, exec_kubectl
+from kubesafe.kubectl.locate import DEPTH_VARIABLE, LocateError, next_depth
+from kubesafe.kubectl.shim import EXIT_ERROR, EXIT_NOT_FOUND, EXIT_REFUSED, exec_kubectl
 
 TYPE_CHECKING = False  # typing costs an import on the hot path; mypy treats this as True
 if TYPE_CHECKING:
@@ -27,9 +27,9 @@ def _error(message: str) -> None:
 
 
 def _all_local(argv: list[str]) -> bool:
-    from kubesafe.classify import LOCAL
     from kubesafe.helm.args import parse
     from kubesafe.helm.classify import classify
+    from kubesafe.kubectl.classify import LOCAL
 
     return all(classify(reading).category == LOCAL for reading in parse(argv).readings)
 
@@ -69,8 +69,8 @@ def run(argv: list[str], env: Mapping[str, str] | None = None) -> int:
         helm, reason = locate_helm(environment)
     else:
         from kubesafe.helm.plan import make_helm_plan
-        from kubesafe.plan import ALLOW
-        from kubesafe.shim import _approve, _audit
+        from kubesafe.kubectl.plan import ALLOW
+        from kubesafe.kubectl.shim import _approve, _audit
 
         plan = make_helm_plan(argv, environment)
         helm, reason = plan.helm, plan.helm_reason

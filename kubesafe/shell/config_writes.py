@@ -25,7 +25,7 @@ TYPE_CHECKING = False  # typing costs an import on the hot path; mypy treats thi
 if TYPE_CHECKING:
     from collections.abc import Iterable, Mapping
 
-    from kubesafe.kubectl_args import Reading
+    from kubesafe.kubectl.args import Reading
 
 _CREATING: dict[tuple[str, ...], str] = {
     ("config", "set-cluster"): "clusters",
@@ -37,7 +37,7 @@ _REPLACING = frozenset({("config", "rename-context"), ("config", "delete-context
 
 
 def _exists(kind: str, name: str, env: Mapping[str, str]) -> bool:
-    from kubesafe.kubeconfig import Overrides, ResolveError, load_merged
+    from kubesafe.kubeconfig.resolve import Overrides, ResolveError, load_merged
 
     try:
         merged = load_merged(Overrides(), env)

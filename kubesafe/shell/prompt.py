@@ -25,9 +25,9 @@ import os
 import time
 
 from kubesafe import paths
-from kubesafe.filecache import FileIndex
 from kubesafe.glob import glob_match
-from kubesafe.kubeconfig import (
+from kubesafe.kubeconfig.cache import FileIndex
+from kubesafe.kubeconfig.resolve import (
     Overrides,
     ResolveError,
     candidate_files,

@@ -23,8 +23,8 @@ import os
 import time
 
 from kubesafe import paths
-from kubesafe.kubeconfig import Overrides, ResolveError, candidate_files, load_merged
-from kubesafe.kubeconfig_parse import EXTENSION_NAME, KubeconfigError, parse_bytes
+from kubesafe.kubeconfig.parse import EXTENSION_NAME, KubeconfigError, parse_bytes
+from kubesafe.kubeconfig.resolve import Overrides, ResolveError, candidate_files, load_merged
 from kubesafe.shell.names import KUBECONFIG_NAME, SESSION_VARIABLE
 
 TYPE_CHECKING = False  # typing costs an import at every shell start; mypy treats this as True
@@ -32,7 +32,7 @@ if TYPE_CHECKING:
     from collections.abc import Mapping
     from typing import Any
 
-    from kubesafe.filecache import FileIndex
+    from kubesafe.kubeconfig.cache import FileIndex
 
 _HEADER = (
     "# kubesafe: this terminal's context and namespace; removed when the shell exits.\n"
@@ -159,7 +159,7 @@ def write_session_file(path: str, state: SessionFile) -> None:
     if state.foreign:
         # Never drop what another tool stored here; the caller rescues it first.
         raise SessionError(f"{path} holds {', '.join(state.foreign)}; not rewriting it")
-    from kubesafe.atomic_write import AtomicWriteError, replace
+    from kubesafe.kubeconfig.atomic import AtomicWriteError, replace
 
     try:
         # Keeps the owner: `sudo -E kubesafe ctx` must leave a file the user can read.
@@ -275,8 +275,8 @@ def sync_shadows(directory: str, env: Mapping[str, str], index: FileIndex | None
     again; a copy whose real context is gone is dropped, as it would be without one.
     Nothing to do costs two cached reads (the prompt calls this on every render).
     """
-    from kubesafe.filecache import FileIndex, FileReadError
-    from kubesafe.filelock import LockError, WriteLock
+    from kubesafe.kubeconfig.cache import FileIndex, FileReadError
+    from kubesafe.kubeconfig.lock import LockError, WriteLock
 
     own = session_kubeconfig(directory)
     files = index or FileIndex()

@@ -8,8 +8,8 @@ server (``discover=True``), bounded by ``kubectl.discovery-timeout``.
 
 from __future__ import annotations
 
-from kubesafe.filecache import FileIndex
-from kubesafe.locate import NO_KUBECTL, LocateError, pinned_kubectl
+from kubesafe.kubeconfig.cache import FileIndex
+from kubesafe.kubectl.locate import NO_KUBECTL, LocateError, pinned_kubectl
 from kubesafe.record import Record
 from kubesafe.versions import server_cache, store
 from kubesafe.versions.parse import parse_git_version
@@ -19,7 +19,7 @@ TYPE_CHECKING = False  # typing costs an import on the hot path; mypy treats thi
 if TYPE_CHECKING:
     from collections.abc import Mapping
 
-    from kubesafe.kubeconfig import Target
+    from kubesafe.kubeconfig.resolve import Target
 
 DEFAULT_TIMEOUT = 3.0
 DISCOVERY_VARIABLE = "KUBESAFE_DISCOVERY"

@@ -8,7 +8,7 @@ TYPE_CHECKING = False  # typing costs an import on the hot path; mypy treats thi
 if TYPE_CHECKING:
     from collections.abc import Mapping
 
-    from kubesafe.kubeconfig import Target
+    from kubesafe.kubeconfig.resolve import Target
 
 DEFAULT_MIRROR = "https://dl.k8s.io"
 DOWNLOAD_TIMEOUT = 30.0

@@ -11,7 +11,7 @@ from __future__ import annotations
 import os
 
 from kubesafe import paths
-from kubesafe.locate import KUBECTL_NAME, is_self, system_kubectls
+from kubesafe.kubectl.locate import KUBECTL_NAME, is_self, system_kubectls
 from kubesafe.record import Record
 from kubesafe.versions.parse import KubeVersion, parse_git_version
 
@@ -19,7 +19,7 @@ TYPE_CHECKING = False  # typing costs an import on the hot path; mypy treats thi
 if TYPE_CHECKING:
     from collections.abc import Mapping
 
-    from kubesafe.filecache import FileIndex
+    from kubesafe.kubeconfig.cache import FileIndex
 
 
 class Candidate(Record):

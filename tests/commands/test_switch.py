@@ -12,7 +12,7 @@ from click.testing import CliRunner
 from kubesafe.cli import cli
 from kubesafe.commands import switch
 from kubesafe.commands.protect import CommandError
-from kubesafe.kubeconfig_parse import parse_bytes
+from kubesafe.kubeconfig.parse import parse_bytes
 from kubesafe.shell import session
 from kubesafe.shell.names import SESSION_VARIABLE
 
@@ -116,7 +116,7 @@ def test_unset_in_a_terminal_refuses_kubectl(terminal: dict[str, str]) -> None:
     assert _real(terminal)["current_context"] == "dev"
     with pytest.raises(CommandError, match="current-context is not set"):
         _ctx(terminal, current=True)
-    from kubesafe.plan import make_plan
+    from kubesafe.kubectl.plan import make_plan
 
     plan = make_plan(["delete", "pod", "x"], terminal)
     assert plan.decision != "allow"
@@ -236,7 +236,7 @@ def test_single_file_switch_checks_the_name_in_the_same_parse(files: dict[str, s
 
 
 def test_set_current_context_reports_what_it_found(tmp_path: Path) -> None:
-    from kubesafe.kubeconfig_write import KubeconfigWriteError, set_current_context
+    from kubesafe.kubeconfig.write import KubeconfigWriteError, set_current_context
 
     path = tmp_path / "config"
     path.write_text(KUBECONFIG)

@@ -9,7 +9,7 @@ import pytest
 
 from kubesafe.demo.objects import CLUSTERS, DEMO_VERSION
 from kubesafe.demo.sandbox import Sandbox
-from kubesafe.plan import make_plan
+from kubesafe.kubectl.plan import make_plan
 
 URLS = {name: f"http://127.0.0.1:9/{name}" for name in CLUSTERS}
 

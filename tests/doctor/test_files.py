@@ -10,7 +10,7 @@ import pytest
 from kubesafe.doctor import files
 from kubesafe.doctor.check import FAIL, OK, WARN
 from kubesafe.doctor.policy_check import policy_check
-from kubesafe.kubeconfig import Overrides, load_merged
+from kubesafe.kubeconfig.resolve import Overrides, load_merged
 from tests.kubeconfigs import kubeconfig, write
 
 DOC = kubeconfig(

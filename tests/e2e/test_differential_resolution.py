@@ -23,8 +23,8 @@ import pytest
 import yaml
 
 from kubesafe.commands.explain import plan_to_json
-from kubesafe.filecache import FileIndex
-from kubesafe.plan import make_plan
+from kubesafe.kubeconfig.cache import FileIndex
+from kubesafe.kubectl.plan import make_plan
 from tests.support.fake_apiserver import FakeAPIServer
 from tests.support.kubectl_log import contacted_server
 

@@ -15,10 +15,10 @@ from pathlib import Path
 
 import pytest
 
-from kubesafe.filelock import WriteLock
-from kubesafe.kubeconfig import Overrides, load_merged
-from kubesafe.kubeconfig_parse import parse_bytes
-from kubesafe.kubeconfig_write import (
+from kubesafe.kubeconfig.lock import WriteLock
+from kubesafe.kubeconfig.parse import parse_bytes
+from kubesafe.kubeconfig.resolve import Overrides, load_merged
+from kubesafe.kubeconfig.write import (
     context_file,
     current_context_file,
     delete_context,

@@ -15,7 +15,7 @@ from pathlib import Path
 
 import pytest
 
-from kubesafe.kubeconfig_parse import parse_bytes
+from kubesafe.kubeconfig.parse import parse_bytes
 from tests.support.fake_apiserver import FakeAPIServer
 
 pytestmark = pytest.mark.e2e

@@ -11,8 +11,8 @@ from pathlib import Path
 import pytest
 
 from kubesafe.commands.explain import plan_to_json
-from kubesafe.filecache import FileIndex
-from kubesafe.plan import make_plan
+from kubesafe.kubeconfig.cache import FileIndex
+from kubesafe.kubectl.plan import make_plan
 from tests.support.kubectl_log import kubectl_server
 
 pytestmark = pytest.mark.e2e

@@ -10,9 +10,9 @@ from pathlib import Path
 
 import pytest
 
-from kubesafe.filecache import FileIndex
 from kubesafe.helm.plan import HelmPlan, make_helm_plan
-from kubesafe.kubeconfig import Target
+from kubesafe.kubeconfig.cache import FileIndex
+from kubesafe.kubeconfig.resolve import Target
 from tests.kubeconfigs import kubeconfig, write
 
 
@@ -204,7 +204,7 @@ def test_explain_text_and_unresolvable(env: dict[str, str]) -> None:
 def test_a_server_override_is_approved_by_naming_where_it_goes(
     env: dict[str, str], tmp_path: Path, argv: str, policy: str | None, label: str
 ) -> None:
-    from kubesafe.plan import approval_label
+    from kubesafe.kubectl.plan import approval_label
 
     if policy is not None:
         write(tmp_path / "policy.yaml", policy)

@@ -9,8 +9,8 @@ from pathlib import Path
 
 import pytest
 
-from kubesafe.kubeconfig_parse import parse_bytes
-from kubesafe.kubectl_args import parse
+from kubesafe.kubeconfig.parse import parse_bytes
+from kubesafe.kubectl.args import parse
 from kubesafe.shell import session
 from kubesafe.shell.config_writes import kubeconfig_without_session
 from kubesafe.shell.names import SESSION_VARIABLE

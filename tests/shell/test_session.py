@@ -8,8 +8,8 @@ from pathlib import Path
 
 import pytest
 
-from kubesafe.kubeconfig import Overrides, load_merged, resolve_merged
-from kubesafe.kubeconfig_parse import parse_bytes
+from kubesafe.kubeconfig.parse import parse_bytes
+from kubesafe.kubeconfig.resolve import Overrides, load_merged, resolve_merged
 from kubesafe.shell import session
 from kubesafe.shell.names import SESSION_VARIABLE
 from tests.support.kubectl_binaries import kubectl_binary

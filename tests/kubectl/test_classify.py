@@ -8,10 +8,10 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from kubesafe.classify import COMMAND_TABLE, DESTRUCTIVE, LOCAL, READ, WRITE, classify
-from kubesafe.kubectl_args import parse
-from kubesafe.kubectl_table import COMMANDS
-from kubesafe.plan import ALLOW, BLOCK, CONFIRM, make_plan
+from kubesafe.kubectl.args import parse
+from kubesafe.kubectl.classify import COMMAND_TABLE, DESTRUCTIVE, LOCAL, READ, WRITE, classify
+from kubesafe.kubectl.plan import ALLOW, BLOCK, CONFIRM, make_plan
+from kubesafe.kubectl.table import COMMANDS
 from tests.kubeconfigs import kubeconfig, write
 
 R, W, D, L = READ, WRITE, DESTRUCTIVE, LOCAL

@@ -10,16 +10,22 @@ from __future__ import annotations
 import os
 import sys
 
-from kubesafe.locate import DEPTH_VARIABLE, NO_KUBECTL, LocateError, next_depth, pinned_kubectl
+from kubesafe.kubectl.locate import (
+    DEPTH_VARIABLE,
+    NO_KUBECTL,
+    LocateError,
+    next_depth,
+    pinned_kubectl,
+)
 
 TYPE_CHECKING = False  # typing costs an import on the hot path; mypy treats this as True
 if TYPE_CHECKING:
     from collections.abc import Callable, Mapping
     from typing import Protocol
 
-    from kubesafe.classify import Classification
-    from kubesafe.kubeconfig import Target
-    from kubesafe.plan import Plan
+    from kubesafe.kubeconfig.resolve import Target
+    from kubesafe.kubectl.classify import Classification
+    from kubesafe.kubectl.plan import Plan
     from kubesafe.policy import Protection
 
     class Judged(Protocol):
@@ -123,7 +129,7 @@ def _approve(
     ``details``: extra banner rows (helm: release, chart). ``preview``: text shown
     on the terminal before the question, computed only when there is one to ask.
     """
-    from kubesafe.plan import BLOCK, approval_label
+    from kubesafe.kubectl.plan import BLOCK, approval_label
 
     extra = {"program": program, **dict(details)} if program != "kubectl" else None
     target = plan.guarded
@@ -191,7 +197,7 @@ def run(argv: list[str], env: Mapping[str, str] | None = None) -> int:
     if local is not None:
         environment[DEPTH_VARIABLE] = str(depth)
         return exec_kubectl(local, argv, environment)
-    from kubesafe.plan import ALLOW, make_plan
+    from kubesafe.kubectl.plan import ALLOW, make_plan
 
     plan = make_plan(argv, environment)
     if plan.decision != ALLOW:
@@ -216,8 +222,8 @@ def _local_kubectl(argv: list[str], env: dict[str, str]) -> str | None:
     command that would create an entry in a terminal's own kubeconfig gets
     ``KUBECONFIG`` without that file (``env`` is changed in place).
     """
-    from kubesafe.classify import LOCAL, classify
-    from kubesafe.kubectl_args import parse
+    from kubesafe.kubectl.args import parse
+    from kubesafe.kubectl.classify import LOCAL, classify
 
     readings = parse(argv).readings
     if any(classify(reading).category != LOCAL for reading in readings):
@@ -248,7 +254,7 @@ def _ensure_kubectl(plan: Plan, env: dict[str, str]) -> str | None:
     choice = plan.choice
     settings = plan.policy.kubectl if plan.policy is not None else {}
     if choice.stale and plan.target is not None:
-        from kubesafe.filecache import FileIndex
+        from kubesafe.kubeconfig.cache import FileIndex
         from kubesafe.versions.choose import choose
 
         index = FileIndex()

@@ -8,11 +8,12 @@ from __future__ import annotations
 
 import os
 
-from kubesafe import kubectl_args, kuberc
-from kubesafe.classify import LOCAL, Classification, classify, namespaces_reached, strictest
-from kubesafe.filecache import FileIndex
-from kubesafe.kubeconfig import Overrides, ResolveError, Target, load_merged, resolve_merged
-from kubesafe.kubectl_args import ParsedArgs, Reading
+from kubesafe.kubeconfig.cache import FileIndex
+from kubesafe.kubeconfig.resolve import Overrides, ResolveError, Target, load_merged, resolve_merged
+from kubesafe.kubectl import args as kubectl_args
+from kubesafe.kubectl import kuberc
+from kubesafe.kubectl.args import ParsedArgs, Reading
+from kubesafe.kubectl.classify import LOCAL, Classification, classify, namespaces_reached, strictest
 from kubesafe.policy import BLOCK as LEVEL_BLOCK
 from kubesafe.policy import (
     NONE,
@@ -30,7 +31,7 @@ TYPE_CHECKING = False  # typing costs an import on the hot path; mypy treats thi
 if TYPE_CHECKING:
     from collections.abc import Callable, Mapping
 
-    from kubesafe.kubeconfig import Merged
+    from kubesafe.kubeconfig.resolve import Merged
 
 ALLOW = "allow"
 CONFIRM = "confirm"

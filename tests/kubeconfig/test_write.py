@@ -16,10 +16,11 @@ import yaml
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from kubesafe import atomic_write, yaml_surgery
-from kubesafe.filelock import MARKER
-from kubesafe.kubeconfig_parse import parse_bytes
-from kubesafe.kubeconfig_write import (
+from kubesafe.kubeconfig import atomic as atomic_write
+from kubesafe.kubeconfig import surgery as yaml_surgery
+from kubesafe.kubeconfig.lock import MARKER
+from kubesafe.kubeconfig.parse import parse_bytes
+from kubesafe.kubeconfig.write import (
     KubeconfigWriteError,
     context_file,
     current_context_file,
@@ -482,14 +483,14 @@ def test_symlinked_file_locks_both_spellings(tmp_path, monkeypatch):
 CHILD = """
 import os, signal, sys
 sys.path.insert(0, {root!r})
-from kubesafe import atomic_write
+from kubesafe.kubeconfig import atomic as atomic_write
 real_replace = os.replace
 def stop_before_rename(src, dst):
     print(src, flush=True)
     os.kill(os.getpid(), signal.SIGSTOP)
     real_replace(src, dst)
 atomic_write.os.replace = stop_before_rename
-from kubesafe.kubeconfig_write import set_current_context
+from kubesafe.kubeconfig.write import set_current_context
 set_current_context({path!r}, "dev")
 """
 
@@ -520,7 +521,7 @@ def test_sigkill_between_temp_write_and_rename_leaves_the_old_file(tmp_path):
 SWITCHER = """
 import sys
 sys.path.insert(0, {root!r})
-from kubesafe.kubeconfig_write import set_current_context
+from kubesafe.kubeconfig.write import set_current_context
 for _ in range(5):
     set_current_context({path!r}, sys.argv[1])
 """
@@ -591,7 +592,7 @@ def test_sweep_only_touches_this_files_temporaries(tmp_path):
 def test_a_file_replaced_during_the_edit_is_not_overwritten(tmp_path, monkeypatch):
     """aws/gcloud and editors take no lock: a change they make while kubesafe edits
     must survive (kubesafe edits the new content again) rather than be lost."""
-    import kubesafe.kubeconfig_write as module
+    import kubesafe.kubeconfig.write as module
 
     path = write(tmp_path, COMMENTED)
     outside = COMMENTED.replace("# managed by hand", "# added by aws eks update-kubeconfig")

@@ -19,7 +19,7 @@ from __future__ import annotations
 
 import itertools
 
-from kubesafe import kubectl_table as table
+from kubesafe.kubectl import table
 from kubesafe.record import Record
 
 # Upper bound on readings of an ambiguous argv; beyond it the argv is "unparseable".

@@ -17,7 +17,7 @@ command harmless; ``--force``, ``--prune``, ``--replicas=0`` and ``--raw`` on
 
 from __future__ import annotations
 
-from kubesafe.kubectl_args import COMPLETION_COMMANDS, Reading, command_accepts
+from kubesafe.kubectl.args import COMPLETION_COMMANDS, Reading, command_accepts
 from kubesafe.record import Record
 
 LOCAL = "local"

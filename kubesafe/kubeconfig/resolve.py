@@ -20,8 +20,8 @@ from __future__ import annotations
 
 import os
 
-from kubesafe.filecache import FileIndex, FileReadError
-from kubesafe.kubeconfig_parse import KubeconfigError, parse_bytes
+from kubesafe.kubeconfig.cache import FileIndex, FileReadError
+from kubesafe.kubeconfig.parse import KubeconfigError, parse_bytes
 from kubesafe.record import Record
 
 TYPE_CHECKING = False  # typing costs an import on the hot path; mypy treats this as True
@@ -29,7 +29,7 @@ if TYPE_CHECKING:
     from collections.abc import Mapping
     from typing import Any
 
-    from kubesafe.kubeconfig_parse import FileData
+    from kubesafe.kubeconfig.parse import FileData
 
 DEFAULT_SERVER = "http://localhost:8080"
 SERVICE_ACCOUNT_DIR = "/var/run/secrets/kubernetes.io/serviceaccount"

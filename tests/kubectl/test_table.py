@@ -1,4 +1,4 @@
-"""Sanity checks on the generated kubectl flag table (kubesafe/kubectl_table.py)."""
+"""Sanity checks on the generated kubectl flag table (kubesafe/kubectl/table.py)."""
 
 from __future__ import annotations
 
@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-import kubesafe.kubectl_table as table
+import kubesafe.kubectl.table as table
 
 TABLE_PATH = Path(table.__file__)
 

@@ -6,11 +6,11 @@ from pathlib import Path
 
 import pytest
 
-from kubesafe import filecache
-from kubesafe import kubeconfig as kc
-from kubesafe.filecache import FileIndex
-from kubesafe.kubeconfig import DEFAULT_SERVER, Overrides, ResolveError, resolve
-from kubesafe.kubeconfig_parse import parse_bytes
+from kubesafe.kubeconfig import cache as filecache
+from kubesafe.kubeconfig import resolve as kc
+from kubesafe.kubeconfig.cache import FileIndex
+from kubesafe.kubeconfig.parse import parse_bytes
+from kubesafe.kubeconfig.resolve import DEFAULT_SERVER, Overrides, ResolveError, resolve
 from tests.kubeconfigs import kubeconfig, write
 
 PROD = "https://prod.example:6443"

@@ -19,16 +19,17 @@ from __future__ import annotations
 import os
 from collections.abc import Callable, Mapping
 
-from kubesafe import atomic_write, yaml_surgery
-from kubesafe.filecache import FileIndex, FileReadError
-from kubesafe.filelock import LockError, WriteLock
-from kubesafe.kubeconfig import candidate_files, home_dir
-from kubesafe.kubeconfig_parse import KubeconfigError, parse_bytes
-from kubesafe.yaml_surgery import Document, Edit, Unsupported
+from kubesafe.kubeconfig import atomic as atomic_write
+from kubesafe.kubeconfig import surgery as yaml_surgery
+from kubesafe.kubeconfig.cache import FileIndex, FileReadError
+from kubesafe.kubeconfig.lock import LockError, WriteLock
+from kubesafe.kubeconfig.parse import KubeconfigError, parse_bytes
+from kubesafe.kubeconfig.resolve import candidate_files, home_dir
+from kubesafe.kubeconfig.surgery import Document, Edit, Unsupported
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:
-    from kubesafe.kubeconfig_parse import FileData
+    from kubesafe.kubeconfig.parse import FileData
 
 _BOM = "\ufeff"
 # What kubectl writes into a kubeconfig it creates (keys sorted, empty lists null).

@@ -4,7 +4,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from kubesafe.kubectl_args import Reading, parse
+from kubesafe.kubectl.args import Reading, parse
 
 
 def primary(*argv: str) -> Reading:

@@ -14,14 +14,14 @@ from __future__ import annotations
 
 import os
 
-from kubesafe.filecache import FileIndex, FileReadError
+from kubesafe.kubeconfig.cache import FileIndex, FileReadError
 
 TYPE_CHECKING = False  # typing costs an import on the hot path; mypy treats this as True
 if TYPE_CHECKING:
     from collections.abc import Mapping
     from typing import Any
 
-    from kubesafe.kubectl_args import Reading
+    from kubesafe.kubectl.args import Reading
 
 # (command words, [(flag, default)]) per default; (name, command words, prepend, append,
 # [(flag, default)]) per alias
@@ -138,7 +138,7 @@ def expand(argv: list[str], reading: Reading, rc: dict[str, Any]) -> list[str] |
         argv = _with_flags(argv, append) if append else argv
         options += alias_options
         changed = True
-        from kubesafe.kubectl_args import parse
+        from kubesafe.kubectl.args import parse
 
         reading = parse(argv).primary
     for command, defaults in rc["defaults"]:

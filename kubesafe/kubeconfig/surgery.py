@@ -17,7 +17,7 @@ from typing import Any
 
 import yaml
 
-from kubesafe.kubeconfig_parse import _loader
+from kubesafe.kubeconfig.parse import _loader
 
 _PLAIN = re.compile(r"[A-Za-z_][A-Za-z0-9_./@+-]*(?::[A-Za-z0-9_./@+-]+)*")
 _ESCAPED = {'"': '\\"', "\\": "\\\\", "\t": "\\t", "\n": "\\n", "\r": "\\r"}
