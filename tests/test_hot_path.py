@@ -162,3 +162,52 @@ def test_helm_warm_cache_loads_no_heavy_module(tmp_path: Path) -> None:
     decisions, loaded = results[1][0], results[1][1]
     assert decisions.split() == ["allow", "allow", "confirm", "allow"]
     assert [m for m in loaded.split() if m.split(".")[0] in HEAVY] == []
+
+
+def _count_parses(monkeypatch, env: dict[str, str], argv: list[str]) -> list[tuple[str, ...]]:
+    """Run the shim with kubectl's exec stubbed; return every argv handed to the parser."""
+    from kubesafe.kubectl import args, shim
+
+    parsed: list[tuple[str, ...]] = []
+    real_parse = args.parse
+
+    def counting(words):  # type: ignore[no-untyped-def]
+        parsed.append(tuple(words))
+        return real_parse(words)
+
+    monkeypatch.setattr(args, "parse", counting)
+    monkeypatch.setattr(shim, "exec_kubectl", lambda binary, argv, env, program="kubectl": 0)
+    for key in list(os.environ):
+        monkeypatch.delenv(key)
+    for key, value in env.items():
+        monkeypatch.setenv(key, value)
+    assert shim.run(argv) == 0
+    return parsed
+
+
+def _parse_env(tmp_path: Path) -> dict[str, str]:
+    config = write(
+        tmp_path / "kubeconfig",
+        kubeconfig(
+            clusters={"dev": "https://10.0.0.2:6443"}, contexts={"dev": {"cluster": "dev"}},
+            current="dev",
+        ),
+    )
+    fake_kubectl = tmp_path / "bin" / "kubectl"
+    fake_kubectl.parent.mkdir()
+    fake_kubectl.write_text("#!/bin/sh\n")
+    fake_kubectl.chmod(0o755)
+    return {
+        "HOME": str(tmp_path),
+        "PATH": "/usr/bin:/bin",
+        "KUBECONFIG": str(config),
+        "KUBESAFE_CONFIG": str(tmp_path / "policy.yaml"),
+        "KUBESAFE_KUBECTL": str(fake_kubectl),
+        "XDG_CACHE_HOME": str(tmp_path / "cache"),
+    }
+
+
+def test_shim_parses_argv_once(tmp_path: Path, monkeypatch) -> None:
+    env = _parse_env(tmp_path)
+    for argv in (["__complete", "get", "pods", ""], ["-n", "x", "delete", "pod", "web-0"]):
+        assert _count_parses(monkeypatch, env, argv) == [tuple(argv)]

@@ -174,11 +174,17 @@ def make_plan(
     argv: list[str] | tuple[str, ...],
     env: Mapping[str, str] | None = None,
     index: FileIndex | None = None,
+    parsed: ParsedArgs | None = None,
 ) -> Plan:
-    """Everything about a kubectl call, from remembered facts only (no network)."""
+    """Everything about a kubectl call, from remembered facts only (no network).
+
+    ``parsed``: ``kubectl_args.parse(argv)`` when the caller already has it (the shim
+    parses once for its local fast path and hands the reading on).
+    """
     environment = os.environ if env is None else env
     files = index if index is not None else FileIndex()
-    parsed, resolve_error = _with_kuberc(argv, environment, files)
+    raw = parsed if parsed is not None else kubectl_args.parse(argv)
+    parsed, resolve_error = _with_kuberc(argv, raw, environment, files)
     per_reading = [classify(reading) for reading in parsed.readings]
     cases = [
         Case(
@@ -342,10 +348,12 @@ def judge(
 
 
 def _with_kuberc(
-    argv: list[str] | tuple[str, ...], env: Mapping[str, str], files: FileIndex
+    argv: list[str] | tuple[str, ...], parsed: ParsedArgs, env: Mapping[str, str], files: FileIndex
 ) -> tuple[ParsedArgs, str | None]:
-    """Parse argv as kubectl will run it once kuberc aliases and defaults apply."""
-    parsed = kubectl_args.parse(argv)
+    """argv as kubectl will run it once kuberc aliases and defaults apply.
+
+    ``parsed`` is the raw argv's reading; only an expansion is parsed again.
+    """
     try:
         rc = kuberc.load(parsed.primary, env, files)
     except kuberc.KubercError as exc:

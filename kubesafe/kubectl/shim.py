@@ -24,6 +24,7 @@ if TYPE_CHECKING:
     from typing import Protocol
 
     from kubesafe.kubeconfig.resolve import Target
+    from kubesafe.kubectl.args import ParsedArgs
     from kubesafe.kubectl.classify import Classification
     from kubesafe.kubectl.plan import Plan
     from kubesafe.policy import Protection
@@ -193,13 +194,17 @@ def run(argv: list[str], env: Mapping[str, str] | None = None) -> int:
     except LocateError as exc:
         _error(str(exc))
         return EXIT_ERROR
-    local = _local_kubectl(argv, environment)
+    from kubesafe.kubectl.args import parse
+
+    # Parsed once here; the local fast path and the plan share the reading.
+    parsed = parse(argv)
+    local = _local_kubectl(argv, parsed, environment)
     if local is not None:
         environment[DEPTH_VARIABLE] = str(depth)
         return exec_kubectl(local, argv, environment)
     from kubesafe.kubectl.plan import ALLOW, make_plan
 
-    plan = make_plan(argv, environment)
+    plan = make_plan(argv, environment, parsed=parsed)
     if plan.decision != ALLOW:
         approved, message = _approve(plan, environment)
         if not approved:
@@ -214,7 +219,7 @@ def run(argv: list[str], env: Mapping[str, str] | None = None) -> int:
     return exec_kubectl(kubectl, argv, environment)
 
 
-def _local_kubectl(argv: list[str], env: dict[str, str]) -> str | None:
+def _local_kubectl(argv: list[str], parsed: ParsedArgs, env: dict[str, str]) -> str | None:
     """Fast path for commands that contact no cluster (TAB completion above all).
 
     Returns the kubectl to exec, or None to go through the full plan. It picks
@@ -222,10 +227,9 @@ def _local_kubectl(argv: list[str], env: dict[str, str]) -> str | None:
     command that would create an entry in a terminal's own kubeconfig gets
     ``KUBECONFIG`` without that file (``env`` is changed in place).
     """
-    from kubesafe.kubectl.args import parse
     from kubesafe.kubectl.classify import LOCAL, classify
 
-    readings = parse(argv).readings
+    readings = parsed.readings
     if any(classify(reading).category != LOCAL for reading in readings):
         return None
     if argv and "config" in argv and "KUBESAFE_SESSION" in env:
