@@ -189,7 +189,8 @@ def _parse_env(tmp_path: Path) -> dict[str, str]:
     config = write(
         tmp_path / "kubeconfig",
         kubeconfig(
-            clusters={"dev": "https://10.0.0.2:6443"}, contexts={"dev": {"cluster": "dev"}},
+            clusters={"dev": "https://10.0.0.2:6443"},
+            contexts={"dev": {"cluster": "dev"}},
             current="dev",
         ),
     )
