@@ -11,6 +11,8 @@ from pathlib import Path
 
 import pytest
 
+from kubesafe.agents import AGENT_VARIABLES
+
 _CLEARED_PREFIXES = (
     "KUBESAFE_",
     "KUBECONFIG",
@@ -31,6 +33,10 @@ def isolated_home(
     for name in list(os.environ):
         if name.startswith(_CLEARED_PREFIXES) and name != "KUBESAFE_TEST_CACHE":
             monkeypatch.delenv(name, raising=False)
+    # A developer running the suite from a coding agent's shell must get the same
+    # results as CI: the agent's markers would refuse every confirmation.
+    for name in AGENT_VARIABLES:
+        monkeypatch.delenv(name, raising=False)
     monkeypatch.setenv("HOME", str(home))
     monkeypatch.setenv("XDG_CONFIG_HOME", str(home / ".config"))
     monkeypatch.setenv("XDG_CACHE_HOME", str(home / ".cache"))

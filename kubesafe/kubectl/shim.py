@@ -139,6 +139,17 @@ def _approve(
         _audit(plan, "refused", plan.decision_reason, extra)
         return False, f"refusing to run {program}: {plan.decision_reason}"
     label = approval_label(target, plan.protection)
+    from kubesafe.agents import agent_marker
+
+    agent = agent_marker(env)
+    if agent is not None:
+        # An agent can type an answer into a pseudo-terminal or set the override.
+        _audit(plan, "refused", f"coding agent session ({agent})", extra)
+        return False, (
+            f"refusing a {plan.classification.category} command on "
+            f"{plan.protection.environment} target {label!r}: this session shows a coding agent "
+            f"({agent}), and an agent can answer a confirmation. Run it from your own terminal"
+        )
     override = env.get(CONFIRM_VARIABLE, "")
     if override and override == label and len(plan.targets) == 1:
         _audit(plan, "allowed", f"{CONFIRM_VARIABLE}={label}", extra)

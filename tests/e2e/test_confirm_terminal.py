@@ -203,3 +203,21 @@ def test_audit_log_redacts_tokens(setup: dict[str, str]) -> None:
     assert (
         os.stat(Path(setup["XDG_STATE_HOME"]) / "kubesafe" / "audit.jsonl").st_mode & 0o777 == 0o600
     )
+
+
+@pytest.mark.parametrize("marker", ["CLAUDECODE", "KUBESAFE_AGENT"])
+def test_an_agent_in_a_pseudo_terminal_is_not_asked(
+    setup: dict[str, str], apiserver: FakeAPIServer, marker: str
+) -> None:
+    """An agent driving a pty could type "y"; in its session nothing is asked at all."""
+    apiserver.clear()
+    child = _spawn({**setup, marker: "1"}, f"{KUBESAFE} kubectl label pod web-0 tier=web")
+    index = child.expect([r"Proceed\? \[y/N\]", "coding agent"])
+    if index == 0:
+        child.sendline("y")  # what an agent would do; the test must then fail below
+    child.expect(pexpect.EOF)
+    child.close()
+    assert index == 1
+    assert child.exitstatus == 3
+    assert _requests(apiserver, "PATCH") == []
+    assert _audit(setup)[-1]["decision"] == "refused"
