@@ -47,8 +47,16 @@ def cli() -> None:
 @cli.command(context_settings={"ignore_unknown_options": True})
 @click.option("--json", "as_json", is_flag=True, help="Print one JSON object.")
 @click.option("--helm", "for_helm", is_flag=True, help="The arguments are helm's, not kubectl's.")
+@click.option(
+    "--preview",
+    "with_preview",
+    is_flag=True,
+    help="Also read the cluster to show what a write would touch (reads and dry runs only).",
+)
 @click.argument("kubectl_args", nargs=-1, type=click.UNPROCESSED)
-def explain(as_json: bool, for_helm: bool, kubectl_args: tuple[str, ...]) -> None:
+def explain(
+    as_json: bool, for_helm: bool, with_preview: bool, kubectl_args: tuple[str, ...]
+) -> None:
     """Show what kubesafe would do with a kubectl (or helm) command, without running it.
 
     Put the kubectl (or, with --helm, helm) arguments after `--`.
@@ -57,6 +65,7 @@ def explain(as_json: bool, for_helm: bool, kubectl_args: tuple[str, ...]) -> Non
     Examples:
       kubesafe explain --json -- -n shop --context prod rollout restart deploy/web
       kubesafe explain --helm -- --kube-context prod uninstall web
+      kubesafe explain --preview -- --context prod delete ns shop
     """
     if for_helm:
         from kubesafe.commands.explain import render_helm_json, render_helm_text
@@ -71,7 +80,12 @@ def explain(as_json: bool, for_helm: bool, kubectl_args: tuple[str, ...]) -> Non
     from kubesafe.kubectl.plan import make_plan
 
     plan = make_plan(list(kubectl_args))
-    click.echo(render_json(plan) if as_json else render_text(plan))
+    if with_preview:
+        from kubesafe.commands.preview import explain_preview
+
+        click.echo(explain_preview(plan, as_json))
+    else:
+        click.echo(render_json(plan) if as_json else render_text(plan))
     if plan.resolve_error is not None:
         sys.exit(1)
 

@@ -57,7 +57,7 @@ class Rule(Record):
 class Policy(Record):
     """The user's config file: protection rules, plus prompt aliases and kubectl settings."""
 
-    __slots__ = ("aliases", "environments", "error", "kubectl", "path", "rules")
+    __slots__ = ("aliases", "blast", "environments", "error", "kubectl", "path", "rules")
 
     def __init__(
         self,
@@ -67,6 +67,7 @@ class Policy(Record):
         aliases: dict[str, str] | None = None,
         kubectl: dict[str, Any] | None = None,
         error: str | None = None,
+        blast: dict[str, Any] | None = None,
     ) -> None:
         self.path = path
         self.rules = rules
@@ -74,6 +75,8 @@ class Policy(Record):
         self.aliases = aliases or {}
         # The ``kubectl:`` section (version selection, mirror, timeouts, pins).
         self.kubectl = kubectl or {}
+        # The ``blast-radius:`` section (escalation by what a write would touch).
+        self.blast = blast or {}
         # Set when the policy file cannot be used: writes are then refused everywhere.
         self.error = error
 
@@ -139,7 +142,12 @@ def load_policy(env: Mapping[str, str], index: FileIndex) -> Policy:
         for kind, pattern, environment, level, namespaces, line, _ in data["rules"]
     )
     return Policy(
-        path, rules, dict(data["environments"]), dict(data["aliases"]), dict(data["kubectl"])
+        path,
+        rules,
+        dict(data["environments"]),
+        dict(data["aliases"]),
+        dict(data["kubectl"]),
+        blast=dict(data.get("blast", {})),
     )
 
 

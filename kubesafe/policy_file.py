@@ -30,7 +30,11 @@ if TYPE_CHECKING:
 LEVELS = ("none", "confirm", "typed", "block")
 RULE_KINDS = ("context", "context-regex", "server")
 RULE_KEYS = frozenset({*RULE_KINDS, "environment", "level", "namespaces"})
-TOP_KEYS = frozenset({"rules", "environments", "aliases", "kubectl"})
+TOP_KEYS = frozenset({"rules", "environments", "aliases", "kubectl", "blast-radius"})
+# What raises a protected write's level by what it would touch (see kubectl/escalate.py).
+BLAST_KEYS = frozenset(
+    {"namespace-delete", "volumes", "wide-selection", "objects-over", "objects-level", "timeout"}
+)
 KUBECTL_KEYS = frozenset(
     {
         "selection",
@@ -147,8 +151,9 @@ def parse_policy(content: bytes) -> dict[str, Any]:
     environments: dict[str, dict[str, str]] = {}
     aliases: dict[str, str] = {}
     kubectl: dict[str, Any] = {}
+    blast: dict[str, Any] = {}
     if root is None or (isinstance(root, yaml.ScalarNode) and root.value == ""):
-        return {"rules": (), "environments": {}, "aliases": {}, "kubectl": {}}
+        return {"rules": (), "environments": {}, "aliases": {}, "kubectl": {}, "blast": {}}
     for key_node, value_node in _mapping_items(root, "the policy file"):
         key = _scalar_text(key_node, "a top-level key")
         if key not in TOP_KEYS:
@@ -175,6 +180,8 @@ def parse_policy(content: bytes) -> dict[str, Any]:
                 environments[name] = levels
         elif key == "kubectl":
             kubectl = _kubectl_settings(value_node)
+        elif key == "blast-radius":
+            blast = _blast_settings(value_node)
         else:
             for name_node, alias_node in _mapping_items(value_node, "aliases"):
                 aliases[_scalar_text(name_node, "a context name")] = _scalar_text(
@@ -185,7 +192,31 @@ def parse_policy(content: bytes) -> dict[str, Any]:
         "environments": environments,
         "aliases": aliases,
         "kubectl": kubectl,
+        "blast": blast,
     }
+
+
+def _blast_settings(node: Any) -> dict[str, Any]:
+    settings: dict[str, Any] = {}
+    for key_node, value_node in _mapping_items(node, "blast-radius"):
+        key = _scalar_text(key_node, "a blast-radius setting")
+        line = key_node.start_mark.line + 1
+        if key not in BLAST_KEYS:
+            known = ", ".join(sorted(BLAST_KEYS))
+            raise PolicyError(f"line {line}: unknown blast-radius setting '{key}' ({known})")
+        text = _scalar_text(value_node, key)
+        if key == "objects-over":
+            if not text.isdigit():
+                raise PolicyError(f"line {line}: objects-over must be a whole number")
+            settings[key] = int(text)
+        elif key == "timeout":
+            try:
+                settings[key] = parse_duration(text)
+            except (ValueError, IndexError):
+                raise PolicyError(f"line {line}: timeout must be a duration like 2 or 2s") from None
+        else:
+            settings[key] = _level(value_node, key)
+    return settings
 
 
 def _version_text(node: Any, what: str) -> str:

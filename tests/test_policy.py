@@ -321,3 +321,40 @@ def test_a_context_rule_also_protects_its_cluster_and_server(tmp_path: Path) -> 
     plan = make_plan(["--context", "sandbox", "delete", "ns", "x"], env)
     assert plan.protection.deciding is not None
     assert "via context 'prod'" in plan.protection.deciding.source
+
+
+def test_blast_radius_settings_parse_and_reach_the_policy(tmp_path: Path) -> None:
+    text = (
+        "rules:\n  - context: prod\n"
+        "blast-radius:\n  namespace-delete: block\n  volumes: confirm\n"
+        "  objects-over: 50\n  objects-level: typed\n  timeout: 3s\n"
+    )
+    assert parse_policy(text.encode())["blast"] == {
+        "namespace-delete": "block",
+        "volumes": "confirm",
+        "objects-over": 50,
+        "objects-level": "typed",
+        "timeout": 3.0,
+    }
+    path = write(tmp_path / "policy.yaml", text)
+    policy = load_policy({"KUBESAFE_CONFIG": str(path)}, FileIndex())
+    assert policy.blast["namespace-delete"] == "block"
+
+
+@pytest.mark.parametrize(
+    ("text", "message"),
+    [
+        (
+            "blast-radius:\n  namespaces: typed\n",
+            "line 2: unknown blast-radius setting 'namespaces'",
+        ),
+        ("blast-radius:\n  volumes: loud\n", "line 2: unknown level 'loud'"),
+        ("blast-radius:\n  objects-over: many\n", "line 2: objects-over must be a whole number"),
+        ("blast-radius:\n  timeout: soon\n", "line 2: timeout must be a duration"),
+    ],
+)
+def test_blast_radius_mistakes_name_the_line(text: str, message: str) -> None:
+    from kubesafe.policy_file import PolicyError
+
+    with pytest.raises(PolicyError, match=message):
+        parse_policy(text.encode())

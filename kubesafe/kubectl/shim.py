@@ -118,21 +118,47 @@ def _audit(
         _error(problem)
 
 
+class Shown:
+    """A preview as the confirmation path takes it: text, and the level it asks for."""
+
+    __slots__ = ("level", "objects", "reasons", "summary", "text")
+
+    def __init__(
+        self,
+        text: str,
+        level: str | None = None,
+        reasons: tuple[str, ...] = (),
+        summary: dict[str, object] | None = None,
+        objects: tuple[str, ...] = (),
+    ) -> None:
+        self.text = text
+        # Every object the preview found the write reaching (kind/namespace/name).
+        self.objects = objects
+        # The level the blast radius raises the question to (None: unchanged).
+        self.level = level
+        self.reasons = reasons
+        # What the audit log records of the preview.
+        self.summary = summary
+
+
 def _approve(
     plan: Judged,
     env: Mapping[str, str],
     program: str = "kubectl",
     details: tuple[tuple[str, str], ...] = (),
-    preview: Callable[[], str] | None = None,
+    preview: Callable[[], str | Shown] | None = None,
 ) -> tuple[bool, str]:
     """Whether a protected write may go ahead; audits the outcome.
 
-    ``details``: extra banner rows (helm: release, chart). ``preview``: text shown
-    on the terminal before the question, computed only when there is one to ask.
+    ``details``: extra banner rows (helm: release, chart). ``preview``: text (or a
+    ``Shown``, which may raise the level) shown on the terminal before the
+    question, computed only when there is one to ask.
     """
     from kubesafe.kubectl.plan import BLOCK, approval_label
 
-    extra = {"program": program, **dict(details)} if program != "kubectl" else None
+    extra: dict[str, object] | None = (
+        {"program": program, **dict(details)} if program != "kubectl" else None
+    )
     target = plan.guarded
     if target is None or not plan.overridable:
         # Unresolvable target, broken policy, unparseable argv: no override helps.
@@ -187,13 +213,31 @@ def _approve(
         program=program,
         details=details,
     )
+    level = plan.level
+    reasons: tuple[str, ...] = ()
     try:
         if preview is not None:
-            terminal.write(preview())
-        approved = ask(terminal, question, env)
+            shown = preview()
+            shown = shown if isinstance(shown, Shown) else Shown(shown)
+            terminal.write(shown.text)
+            if shown.summary is not None:
+                extra = {**(extra or {}), "preview": shown.summary}
+            if shown.level is not None and shown.level != level:
+                from dataclasses import replace
+
+                level, reasons = shown.level, shown.reasons
+                question = replace(question, level=level)
+                terminal.write("".join(f"Asking harder: {why}\n" for why in reasons))
+        approved = level != BLOCK and ask(terminal, question, env)
     finally:
         terminal.close()
-    _audit(plan, "confirmed" if approved else "declined", f"asked ({plan.level})", extra)
+    if level == BLOCK:
+        _audit(plan, "refused", f"blast radius: {'; '.join(reasons)}", extra)
+        return False, (
+            f"refusing to run {program}: the policy blocks a write this big. "
+            f"Only {CONFIRM_VARIABLE}={label} lets this through."
+        )
+    _audit(plan, "confirmed" if approved else "declined", f"asked ({level})", extra)
     return approved, "" if approved else f"not confirmed; {program} was not run"
 
 
@@ -217,7 +261,9 @@ def run(argv: list[str], env: Mapping[str, str] | None = None) -> int:
 
     plan = make_plan(argv, environment, parsed=parsed)
     if plan.decision != ALLOW:
-        approved, message = _approve(plan, environment)
+        approved, message = _approve(
+            plan, environment, preview=lambda: blast_preview(plan, environment)
+        )
         if not approved:
             _error(message)
             return EXIT_REFUSED
@@ -228,6 +274,24 @@ def run(argv: list[str], env: Mapping[str, str] | None = None) -> int:
         return EXIT_NOT_FOUND
     environment[DEPTH_VARIABLE] = str(depth)
     return exec_kubectl(kubectl, argv, environment)
+
+
+def blast_preview(plan: Plan, env: dict[str, str]) -> Shown:
+    """What the write will do, and the level its size asks for (slow path: a human waits)."""
+    from kubesafe.kubectl.escalate import escalate, settings
+    from kubesafe.kubectl.preview import preview
+
+    rules = settings(plan.policy.blast if plan.policy is not None else {})
+    reading = plan.parsed.primary
+    kubectl = _ensure_kubectl(plan, env)
+    target = plan.guarded or plan.target
+    if kubectl is None or target is None:
+        level, reasons = escalate(plan.level, reading, None, rules)
+        return Shown("Preview unavailable: no kubectl to read with\n", level, reasons)
+    result = preview(reading, plan.parsed.argv, kubectl, env, target.namespace, rules["timeout"])
+    level, reasons = escalate(plan.level, reading, result.blast, rules)
+    objects = result.blast.refs() if result.blast is not None else ()
+    return Shown(result.text, level, reasons, result.summary(), objects)
 
 
 def _local_kubectl(argv: list[str], parsed: ParsedArgs, env: dict[str, str]) -> str | None:

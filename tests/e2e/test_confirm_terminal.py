@@ -46,7 +46,15 @@ def setup(
 
 
 def _requests(apiserver: FakeAPIServer, method: str) -> list[object]:
-    return [r for r in apiserver.requests if r.prefix == PREFIX and r.method == method]
+    """Requests that change state: the preview's server dry runs (dryRun=All) do not."""
+    return [
+        r
+        for r in apiserver.requests
+        if r.prefix == PREFIX
+        and r.method == method
+        and "dryRun" not in r.query
+        and b'"dryRun"' not in (r.body or b"")
+    ]
 
 
 def _spawn(env: dict[str, str], command: str) -> pexpect.spawn:

@@ -350,6 +350,9 @@ RESOURCE_TYPES: tuple[ResourceType, ...] = (
         short=("no",),
         subresources=(_status_sub("", "Node"),),
     ),
+    _rt("", "persistentvolumeclaims", "PersistentVolumeClaim", short=("pvc",)),
+    _rt("batch", "jobs", "Job", categories=_ALL),
+    _rt("", "persistentvolumes", "PersistentVolume", namespaced=False, short=("pv",)),
     _rt(
         "apps",
         "deployments",
@@ -1838,7 +1841,9 @@ class FakeAPIServer:
                 and (namespace is None or ns == namespace)
             ]
 
-    def _delete_key(self, key: _Key, rt: ResourceType) -> JSONDict:
+    def _delete_key(self, key: _Key, rt: ResourceType, *, orphan: bool = False) -> JSONDict:
+        """Delete one object, its namespace's contents, and (like the garbage collector,
+        at once) every object whose ownerReferences name it, unless ``orphan``."""
         store = self._store
         obj = store.objects.pop(key)
         rv = store.next_rv()
@@ -1846,8 +1851,38 @@ class FakeAPIServer:
         store._emit(rv, key[0], rt, key[3], "DELETED", obj)
         if rt.name == "namespaces":
             for other in [k for k in store.objects if k[0] == key[0] and k[3] == key[4]]:
-                other_rt = _BY_GVR_ANY[(other[1], other[2])]
-                self._delete_key(other, other_rt)
+                if other in store.objects:
+                    self._delete_key(other, _BY_GVR_ANY[(other[1], other[2])])
+        if rt.name == "persistentvolumeclaims":
+            # The volume controller deletes a bound volume whose reclaim policy is Delete.
+            for other, volume in list(store.objects.items()):
+                spec = volume.get("spec") or {}
+                claim = spec.get("claimRef") or {}
+                if (
+                    other[0] == key[0]
+                    and other[2] == "persistentvolumes"
+                    and (claim.get("namespace"), claim.get("name")) == (key[3], key[4])
+                    and spec.get("persistentVolumeReclaimPolicy", "Delete") == "Delete"
+                    and other in store.objects
+                ):
+                    self._delete_key(other, _BY_GVR_ANY[(other[1], other[2])])
+        uid = obj["metadata"].get("uid")
+        dependents = [
+            k
+            for k, o in store.objects.items()
+            if k[0] == key[0]
+            and any(ref.get("uid") == uid for ref in o["metadata"].get("ownerReferences") or [])
+        ]
+        for dependent in dependents:
+            if dependent not in store.objects:
+                continue
+            if orphan:
+                meta = store.objects[dependent]["metadata"]
+                meta["ownerReferences"] = [
+                    ref for ref in meta["ownerReferences"] if ref.get("uid") != uid
+                ]
+            else:
+                self._delete_key(dependent, _BY_GVR_ANY[(dependent[1], dependent[2])])
         return obj
 
     # ---- request handling (called from handler threads) ---------------------------
@@ -2123,7 +2158,10 @@ class _Request:
         self.rp = rp
         self.prefix = req.prefix
         self.namespace = rp.namespace or ""
-        self.dry_run = bool(req.query.get("dryRun"))
+        # client-go sends a DELETE's dryRun in the DeleteOptions body, not the query.
+        self.dry_run = bool(req.query.get("dryRun")) or (
+            req.method == "DELETE" and bool(self.body_delete_options().get("dryRun"))
+        )
 
     def q(self, name: str, default: str = "") -> str:
         values = self.req.query.get(name)
@@ -2300,12 +2338,23 @@ class _Request:
                 },
             )
             return
+        metadata: JSONDict = {"resourceVersion": rv}
+        limit = int(self.q("limit", "0") or 0)
+        start = int(self.q("continue", "0") or 0)
+        if limit > 0 or start:
+            # Pagination as the real server does it: a continue token and, for a plain
+            # LIST, how many items remain after this page.
+            end = start + limit if limit > 0 else len(items)
+            if end < len(items):
+                metadata["continue"] = str(end)
+                metadata["remainingItemCount"] = len(items) - end
+            items = items[start:end]
         self.handler.send_json(
             200,
             {
                 "kind": f"{self.rt.kind}List",
                 "apiVersion": self.rt.api_version,
-                "metadata": {"resourceVersion": rv},
+                "metadata": metadata,
                 "items": items,
             },
         )
@@ -2485,8 +2534,14 @@ class _Request:
             if self.dry_run:
                 result = copy.deepcopy(obj)
             else:
-                result = copy.deepcopy(self.server._delete_key(self.key(name), self.rt))
+                result = copy.deepcopy(
+                    self.server._delete_key(self.key(name), self.rt, orphan=self.orphan())
+                )
         self.send_object(200, result)
+
+    def orphan(self) -> bool:
+        policy = self.body_delete_options().get("propagationPolicy") or self.q("propagationPolicy")
+        return policy == "Orphan" or self.body_delete_options().get("orphanDependents") is True
 
     def body_delete_options(self) -> JSONDict:
         if not self.req.body:

@@ -426,7 +426,12 @@ def test_prefix_parsing_and_recording() -> None:
 
 def test_unknown_path_is_404_status() -> None:
     with FakeAPIServer() as server:
-        for path in ("/c-one/nope", "/apis/batch/v1", "/api/v1/widgets", "/c-one/c-two/api"):
+        for path in (
+            "/c-one/nope",
+            "/apis/networking.k8s.io/v1",
+            "/api/v1/widgets",
+            "/c-one/c-two/api",
+        ):
             status, headers, body = raw_request(server, "GET", path)
             assert status == 404, path
             assert headers["Content-Type"] == "application/json"

@@ -1,0 +1,483 @@
+"""Blast-radius previews with real kubectl against the fake API server.
+
+Differential: the preview is computed first (reads and dry runs only), then the real
+write runs, and what the server really deleted or changed must be what the preview said.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import socket
+import subprocess
+import sys
+import time
+from collections import Counter
+from pathlib import Path
+from typing import Any
+
+import pexpect
+import pytest
+
+from tests.support.fake_apiserver import FakeAPIServer, FakeResponse, write_kubeconfig
+
+pytestmark = pytest.mark.e2e
+
+KUBESAFE = str(Path(sys.executable).parent / "kubesafe")
+RESOURCES = (
+    "pods",
+    "deployments",
+    "replicasets",
+    "statefulsets",
+    "persistentvolumeclaims",
+    "persistentvolumes",
+    "configmaps",
+    "secrets",
+    "services",
+    "namespaces",
+)
+
+
+def _owned(kind: str, api: str, name: str, owner: dict[str, Any], **extra: Any) -> dict[str, Any]:
+    meta = owner["metadata"]
+    return {
+        "apiVersion": api,
+        "kind": kind,
+        "metadata": {
+            "name": name,
+            "namespace": meta["namespace"],
+            "labels": extra.pop("labels", {}),
+            "ownerReferences": [
+                {
+                    "apiVersion": owner["apiVersion"],
+                    "kind": owner["kind"],
+                    "name": meta["name"],
+                    "uid": meta["uid"],
+                    "controller": True,
+                }
+            ],
+        },
+        **extra,
+    }
+
+
+def seed(server: FakeAPIServer, prefix: str) -> None:
+    """shop: Deployment api -> ReplicaSet -> 3 pods, Deployment web, StatefulSet db -> pod,
+    a PVC bound to a reclaim-Delete PV, a ConfigMap and a Secret; team: one pod."""
+    api = server.add_deployment(prefix, "shop", "api", replicas=3, labels={"app": "api"})
+    rs = server.add_object(
+        prefix,
+        _owned(
+            "ReplicaSet",
+            "apps/v1",
+            "api-7d9",
+            api,
+            labels={"app": "api"},
+            spec={"replicas": 3, "selector": {"matchLabels": {"app": "api"}}},
+        ),
+    )
+    for i in range(3):
+        server.add_object(
+            prefix,
+            _owned(
+                "Pod",
+                "v1",
+                f"api-7d9-{i}",
+                rs,
+                labels={"app": "api"},
+                spec={"nodeName": "node-1", "containers": [{"name": "c", "image": "api:1"}]},
+            ),
+        )
+    server.add_deployment(prefix, "shop", "web", replicas=2, labels={"app": "web"})
+    db = server.add_object(
+        prefix,
+        {
+            "apiVersion": "apps/v1",
+            "kind": "StatefulSet",
+            "metadata": {"name": "db", "namespace": "shop"},
+            "spec": {"replicas": 1, "selector": {"matchLabels": {"app": "db"}}},
+        },
+    )
+    server.add_object(prefix, _owned("Pod", "v1", "db-0", db, labels={"app": "db"}))
+    server.add_object(
+        prefix,
+        {
+            "apiVersion": "v1",
+            "kind": "PersistentVolumeClaim",
+            "metadata": {"name": "data-db-0", "namespace": "shop"},
+            "spec": {"volumeName": "pv-db"},
+        },
+    )
+    server.add_object(
+        prefix,
+        {
+            "apiVersion": "v1",
+            "kind": "PersistentVolume",
+            "metadata": {"name": "pv-db"},
+            "spec": {
+                "persistentVolumeReclaimPolicy": "Delete",
+                "claimRef": {"namespace": "shop", "name": "data-db-0"},
+            },
+        },
+    )
+    server.add_configmap(prefix, "shop", "settings", {"a": "1"})
+    server.add_object(
+        prefix,
+        {"apiVersion": "v1", "kind": "Secret", "metadata": {"name": "tls", "namespace": "shop"}},
+    )
+    server.add_pod(prefix, "team", "other-0")
+
+
+def snapshot(server: FakeAPIServer, prefix: str) -> set[str]:
+    found = set()
+    for resource in RESOURCES:
+        for obj in server.list_objects(prefix, resource):
+            meta = obj["metadata"]
+            where = f"{meta['namespace']}/" if meta.get("namespace") else ""
+            found.add(f"{obj['kind']}/{where}{meta['name']}")
+    return found
+
+
+@pytest.fixture
+def env(tmp_path: Path, apiserver: FakeAPIServer, kubectl33: Path, isolated_home: Path, request):
+    prefix = "pv-" + request.node.name.split("[")[-1].strip("]").replace("_", "-")[:40].lower()
+    prefix = "".join(c if c.isalnum() or c == "-" else "-" for c in prefix)
+    seed(apiserver, prefix)
+    config = apiserver.kubeconfig(prefix, context="prod", namespace="shop")
+    write_kubeconfig(tmp_path / "kubeconfig", config)
+    policy = tmp_path / "policy.yaml"
+    policy.write_text("rules:\n  - context: prod\n")
+    return {
+        "prefix": prefix,
+        "HOME": str(isolated_home),
+        "XDG_STATE_HOME": str(isolated_home / "state"),
+        "XDG_CACHE_HOME": str(isolated_home / "cache"),
+        "PATH": "/usr/bin:/bin",
+        "KUBECONFIG": str(tmp_path / "kubeconfig"),
+        "KUBESAFE_CONFIG": str(policy),
+        "KUBESAFE_KUBECTL": str(kubectl33),
+        "NO_COLOR": "1",
+        "TERM": "dumb",
+    }
+
+
+def _environ(env: dict[str, str]) -> dict[str, str]:
+    return {k: v for k, v in env.items() if k != "prefix"}
+
+
+def explain_preview(env: dict[str, str], argv: list[str]) -> dict[str, Any]:
+    result = subprocess.run(
+        [KUBESAFE, "explain", "--preview", "--json", "--", *argv],
+        env=_environ(env),
+        capture_output=True,
+        text=True,
+        timeout=60,
+        stdin=subprocess.DEVNULL,
+    )
+    assert result.returncode == 0, result.stderr
+    return json.loads(result.stdout)
+
+
+def run_approved(env: dict[str, str], argv: list[str]) -> None:
+    result = subprocess.run(
+        [KUBESAFE, "kubectl", *argv],
+        env={**_environ(env), "KUBESAFE_CONFIRM": "prod"},
+        capture_output=True,
+        text=True,
+        timeout=60,
+        stdin=subprocess.DEVNULL,
+    )
+    assert result.returncode == 0, result.stderr
+
+
+def writes(server: FakeAPIServer, prefix: str) -> list[str]:
+    """Requests that could change state: every non-GET without a dry run."""
+    found = []
+    for request in server.requests:
+        if request.prefix != prefix or request.method in ("GET", "HEAD"):
+            continue
+        body = request.body.decode("utf-8", "replace") if request.body else ""
+        if "dryRun" in request.query or '"dryRun"' in body:
+            continue
+        found.append(f"{request.method} {request.path}")
+    return found
+
+
+@pytest.mark.parametrize(
+    "argv",
+    [
+        ["delete", "deployment", "api"],
+        ["delete", "pods", "-l", "app=api"],
+        ["delete", "statefulset/db", "pvc/data-db-0"],
+        ["delete", "deploy", "--all"],
+        ["delete", "namespace", "shop"],
+        ["delete", "deploy", "api", "--cascade=orphan"],
+    ],
+    ids=["deploy", "selector", "sts-and-pvc", "all", "namespace", "orphan"],
+)
+def test_delete_preview_is_what_the_server_then_deletes(
+    env: dict[str, str], apiserver: FakeAPIServer, argv: list[str]
+) -> None:
+    prefix = env["prefix"]
+    before = snapshot(apiserver, prefix)
+    apiserver.clear()
+    report = explain_preview(env, argv)
+    assert writes(apiserver, prefix) == []
+    assert snapshot(apiserver, prefix) == before
+    run_approved(env, argv)
+    gone = before - snapshot(apiserver, prefix)
+    assert gone, "the real delete removed nothing"
+    if "namespace" in argv:
+        # Contents are counted per kind; the kinds the preview counts must match exactly.
+        counted = report["preview"]["kinds"]
+        really = Counter(ref.split("/", 1)[0] for ref in gone)
+        assert {kind: really[kind] for kind in counted} == counted
+        assert "PersistentVolume/pv-db" in report["preview_objects"]
+    else:
+        assert set(report["preview_objects"]) == gone
+        assert report["preview"]["objects"] == len(gone)
+
+
+def test_scale_preview_shows_current_and_new_replicas(
+    env: dict[str, str], apiserver: FakeAPIServer
+) -> None:
+    report = explain_preview(env, ["scale", "deploy/web", "--replicas=5"])
+    assert "Deployment/shop/web: replicas 2 -> 5" in report["preview_text"]
+    run_approved(env, ["scale", "deploy/web", "--replicas=5"])
+    web = apiserver.get_object(env["prefix"], "deployments", "shop", "web")
+    assert web is not None and web["spec"]["replicas"] == 5
+
+
+def test_apply_preview_lists_the_fields_the_server_then_changes(
+    env: dict[str, str], apiserver: FakeAPIServer, tmp_path: Path
+) -> None:
+    prefix = env["prefix"]
+    live = apiserver.get_object(prefix, "deployments", "shop", "web")
+    assert live is not None
+    changed = json.loads(json.dumps(live))
+    for field in ("resourceVersion", "uid", "creationTimestamp", "generation", "managedFields"):
+        changed["metadata"].pop(field, None)
+    changed.pop("status", None)
+    changed["metadata"]["labels"]["tier"] = "front"
+    changed["spec"]["replicas"] = 4
+    manifest = tmp_path / "web.json"
+    manifest.write_text(json.dumps(changed))
+    new_config = {
+        "apiVersion": "v1",
+        "kind": "ConfigMap",
+        "metadata": {"name": "fresh", "namespace": "shop"},
+        "data": {"x": "1"},
+    }
+    (tmp_path / "fresh.json").write_text(json.dumps(new_config))
+    argv = ["apply", "-f", str(manifest), "-f", str(tmp_path / "fresh.json")]
+    apiserver.clear()
+    report = explain_preview(env, argv)
+    assert writes(apiserver, prefix) == []
+    text = report["preview_text"]
+    assert "creates ConfigMap/shop/fresh" in text
+    shown = {
+        line.strip().split(":", 1)[0]
+        for line in text.splitlines()
+        if line.startswith("    ") and "->" in line
+    }
+    run_approved(env, argv)
+    after = apiserver.get_object(prefix, "deployments", "shop", "web")
+    assert after is not None
+    really = set()
+    if after["metadata"]["labels"] != live["metadata"]["labels"]:
+        really |= {
+            f"metadata.labels.{k}"
+            for k in after["metadata"]["labels"]
+            if live["metadata"]["labels"].get(k) != after["metadata"]["labels"][k]
+        }
+    if after["spec"]["replicas"] != live["spec"]["replicas"]:
+        really.add("spec.replicas")
+    assert really == {"metadata.labels.tier", "spec.replicas"}
+    assert really <= shown
+    assert apiserver.get_object(prefix, "configmaps", "shop", "fresh") is not None
+
+
+def test_drain_preview_names_the_pods_it_evicts(
+    env: dict[str, str], apiserver: FakeAPIServer
+) -> None:
+    argv = ["drain", "node-1", "--ignore-daemonsets", "--force", "--pod-selector=app=api"]
+    apiserver.add_object(
+        env["prefix"], {"apiVersion": "v1", "kind": "Node", "metadata": {"name": "node-1"}}
+    )
+    apiserver.clear()
+    report = explain_preview(env, argv)
+    assert writes(apiserver, env["prefix"]) == []
+    assert "cordons node/node-1" in report["preview_text"]
+    for i in range(3):
+        assert f"shop/api-7d9-{i}" in report["preview_text"]
+
+
+def _spawn(env: dict[str, str], argv: str) -> pexpect.spawn:
+    return pexpect.spawn(
+        "/bin/bash",
+        ["-c", f"{KUBESAFE} kubectl {argv}"],
+        env=_environ(env),
+        timeout=30,
+        encoding="utf-8",
+    )
+
+
+def test_the_terminal_shows_the_preview_and_nothing_is_written_before_the_answer(
+    env: dict[str, str], apiserver: FakeAPIServer
+) -> None:
+    prefix = env["prefix"]
+    apiserver.clear()
+    child = _spawn(env, "delete deployment api")
+    child.expect("Preview")
+    child.expect(r"and with them, by owner references, 4")
+    child.expect("Type prod to proceed")
+    assert writes(apiserver, prefix) == []
+    child.sendline("prod")
+    child.expect(pexpect.EOF)
+    child.close()
+    assert child.exitstatus == 0
+    assert apiserver.get_object(prefix, "deployments", "shop", "api") is None
+    audit = Path(env["XDG_STATE_HOME"], "kubesafe", "audit.jsonl").read_text().splitlines()
+    entry = json.loads(audit[-1])
+    assert entry["decision"] == "confirmed"
+    assert entry["preview"]["objects"] == 5
+    assert entry["preview"]["kinds"] == {"Deployment": 1, "Pod": 3, "ReplicaSet": 1}
+
+
+def _staging(env: dict[str, str], extra: str = "") -> None:
+    Path(env["KUBESAFE_CONFIG"]).write_text(
+        "rules:\n  - context: prod\n    environment: staging\n"
+        "environments:\n  staging: {write: confirm, destructive: confirm}\n" + extra
+    )
+
+
+@pytest.mark.parametrize(
+    ("argv", "why"),
+    [
+        ("delete namespace shop", "deletes shop and everything in it"),
+        ("label pods --all tier=x", "selects by --all"),
+        ("delete pvc data-db-0", "reaches persistent volumes"),
+    ],
+    ids=["namespace", "all", "volume"],
+)
+def test_a_big_write_demands_the_typed_name(
+    env: dict[str, str], apiserver: FakeAPIServer, argv: str, why: str
+) -> None:
+    _staging(env)
+    child = _spawn(env, argv)
+    child.expect("Asking harder: " + why.replace("--", r"\-\-"))
+    child.expect("Type prod to proceed")
+    child.sendline("y")
+    child.expect("not confirmed")
+    child.expect(pexpect.EOF)
+    child.close()
+    assert child.exitstatus == 3
+    assert writes(apiserver, env["prefix"]) == []
+
+
+def test_a_small_write_keeps_the_y_n_question(
+    env: dict[str, str], apiserver: FakeAPIServer
+) -> None:
+    _staging(env)
+    child = _spawn(env, "delete pod other-0 -n team")
+    child.expect(r"deletes 1 object")
+    child.expect(r"Proceed\? \[y/N\]")
+    child.sendline("y")
+    child.expect(pexpect.EOF)
+    child.close()
+    assert child.exitstatus == 0
+
+
+def test_many_objects_escalate_by_the_configured_count(
+    env: dict[str, str], apiserver: FakeAPIServer
+) -> None:
+    _staging(env, "blast-radius:\n  objects-over: 3\n")
+    child = _spawn(env, "delete deployment api")  # 1 + ReplicaSet + 3 pods
+    child.expect("Asking harder: reaches 5 objects, more than 3")
+    child.expect("Type prod to proceed")
+    child.sendline("")
+    child.expect(pexpect.EOF)
+    child.close()
+    assert apiserver.get_object(env["prefix"], "deployments", "shop", "api") is not None
+
+
+def test_blocked_by_blast_radius_is_refused_without_a_question(
+    env: dict[str, str], apiserver: FakeAPIServer
+) -> None:
+    _staging(env, "blast-radius:\n  namespace-delete: block\n")
+    child = _spawn(env, "delete namespace shop")
+    child.expect("blocks a write this big")
+    child.expect(pexpect.EOF)
+    child.close()
+    assert child.exitstatus == 3
+    assert writes(apiserver, env["prefix"]) == []
+
+
+def _closed_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+def test_an_unreachable_server_gives_preview_unavailable_and_still_asks(
+    env: dict[str, str], tmp_path: Path
+) -> None:
+    config = (
+        json.loads(Path(env["KUBECONFIG"]).read_text())
+        if Path(env["KUBECONFIG"]).read_text().startswith("{")
+        else None
+    )
+    import yaml
+
+    config = config or yaml.safe_load(Path(env["KUBECONFIG"]).read_text())
+    config["clusters"][0]["cluster"]["server"] = f"http://127.0.0.1:{_closed_port()}"
+    Path(env["KUBECONFIG"]).write_text(yaml.safe_dump(config))
+    started = time.monotonic()
+    child = _spawn(env, "delete deployment api")
+    child.expect("Preview unavailable: ")
+    child.expect("Type prod to proceed")
+    elapsed = time.monotonic() - started
+    child.sendline("")
+    child.expect(pexpect.EOF)
+    child.close()
+    assert elapsed < 2.0 + 3.0, elapsed  # the 2 s budget, plus starting kubesafe and kubectl
+
+
+def test_a_slow_server_is_cut_off_at_the_budget(
+    env: dict[str, str], apiserver: FakeAPIServer
+) -> None:
+    Path(env["KUBESAFE_CONFIG"]).write_text(
+        "rules:\n  - context: prod\nblast-radius:\n  timeout: 1\n"
+    )
+    prefix = env["prefix"]
+    remove = apiserver.intercept(
+        lambda request: (
+            FakeResponse(status=200, body={"kind": "Status"}, delay=6.0)
+            if request.prefix == prefix and request.method == "GET" and request.resource
+            else None
+        )
+    )
+    try:
+        started = time.monotonic()
+        child = _spawn(env, "delete deployment api")
+        child.expect(r"Preview unavailable: no answer within 1 s")
+        child.expect("Type prod to proceed")
+        elapsed = time.monotonic() - started
+        child.sendline("")
+        child.expect(pexpect.EOF)
+        child.close()
+    finally:
+        remove()
+    assert elapsed < 1.0 + 3.0, elapsed
+
+
+def test_explain_preview_asks_nothing_and_writes_nothing(
+    env: dict[str, str], apiserver: FakeAPIServer
+) -> None:
+    apiserver.clear()
+    report = explain_preview(env, ["delete", "namespace", "shop"])
+    assert report["level"] == "typed"
+    assert report["level_after_preview"] == "typed"
+    assert "namespace shop holds:" in report["preview_text"]
+    assert writes(apiserver, env["prefix"]) == []
+    assert os.path.exists(env["KUBECONFIG"])
