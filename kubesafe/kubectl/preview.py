@@ -265,7 +265,7 @@ class _Context:
                 continue
             value = self.reading.last(name)
             if value is not None:
-                flags.append(f"--{name}={value}")
+                flags.append(f"--{name}={value}" if value else f"--{name}")
         return flags
 
     def api(self) -> _ReadOnlyAPI:
@@ -324,6 +324,8 @@ def preview(
             return _cordon(context)
         if command in ("rollout restart", "rollout pause", "rollout resume"):
             return _rollout(context)
+        if command == "taint":
+            return _taint(context)
         if command in _DRY_RUN_COMMANDS or command.startswith(("set ", "create ")):
             return _dry_run_changes(context)
         if command == "edit":
@@ -362,7 +364,8 @@ def _selection(context: _Context, *, require: bool = True) -> list[dict[str, Any
     args = [*context.target_flags(), "get", *reading.positionals]
     for name in _SELECTION_FLAGS:
         for value in reading.flags.get(name, []):
-            args.append(f"--{name}={value}")
+            # A boolean given bare (-R) is recorded without a value.
+            args.append(f"--{name}={value}" if value else f"--{name}")
     if reading.has("all-namespaces") and reading.last("all-namespaces") != "false":
         args.append("--all-namespaces")
     if reading.has("ignore-not-found"):
@@ -572,6 +575,24 @@ def _cordon(context: _Context) -> Preview:
         lines.append(f"  node {node}: {len(pods) + more} pod(s) run there and keep running")
     verb = context.reading.command[0]
     return Preview([f"  {verb}s {len(nodes)} node(s)", *lines], Blast(direct=[]))
+
+
+def _taint(context: _Context) -> Preview:
+    """The taint diff, plus the pods a NoExecute taint evicts from the nodes it lands on."""
+    changes = _dry_run_changes(context)
+    if not any(word.endswith(":NoExecute") for word in context.reading.positionals):
+        return changes
+    api = context.api()
+    nodes = [o for o in (changes.blast.direct if changes.blast else []) if o.get("kind") == "Node"]
+    for node in nodes:
+        name = str((node.get("metadata") or {}).get("name"))
+        selector = quote(f"spec.nodeName={name}")
+        pods, more = api.list("api/v1/pods", context.budget, f"fieldSelector={selector}")
+        changes.lines.append(
+            f"  node {name}: NoExecute evicts those of its {len(pods) + more} pod(s) "
+            "that do not tolerate the taint"
+        )
+    return changes
 
 
 def _dry_run_changes(context: _Context) -> Preview:

@@ -481,3 +481,68 @@ def test_explain_preview_asks_nothing_and_writes_nothing(
     assert "namespace shop holds:" in report["preview_text"]
     assert writes(apiserver, env["prefix"]) == []
     assert os.path.exists(env["KUBECONFIG"])
+
+
+def test_a_manifest_directory_is_expanded_like_kubectl_expands_it(
+    env: dict[str, str], apiserver: FakeAPIServer, tmp_path: Path
+) -> None:
+    prefix = env["prefix"]
+    manifests = tmp_path / "manifests"
+    (manifests / "nested").mkdir(parents=True)
+    (manifests / "web.yaml").write_text(
+        "apiVersion: apps/v1\nkind: Deployment\nmetadata:\n  name: web\n  namespace: shop\n"
+    )
+    (manifests / "nested" / "cm.yaml").write_text(
+        "apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: settings\n  namespace: shop\n"
+    )
+    argv = ["delete", "-R", "-f", str(manifests)]
+    before = snapshot(apiserver, prefix)
+    report = explain_preview(env, argv)
+    run_approved(env, argv)
+    gone = before - snapshot(apiserver, prefix)
+    assert (
+        set(report["preview_objects"])
+        == gone
+        == {
+            "Deployment/shop/web",
+            "ConfigMap/shop/settings",
+        }
+    )
+
+
+def test_run_and_create_preview_the_objects_they_create(
+    env: dict[str, str], apiserver: FakeAPIServer, tmp_path: Path
+) -> None:
+    report = explain_preview(env, ["run", "debug", "--image=busybox"])
+    assert "creates Pod/shop/debug" in report["preview_text"]
+    manifest = tmp_path / "cm.json"
+    manifest.write_text(
+        json.dumps(
+            {
+                "apiVersion": "v1",
+                "kind": "ConfigMap",
+                "metadata": {"name": "new", "namespace": "shop"},
+            }
+        )
+    )
+    report = explain_preview(env, ["create", "-f", str(manifest)])
+    assert "creates ConfigMap/shop/new" in report["preview_text"]
+    assert apiserver.get_object(env["prefix"], "configmaps", "shop", "new") is None
+
+
+def test_a_no_execute_taint_names_the_node_and_its_pods(
+    env: dict[str, str], apiserver: FakeAPIServer
+) -> None:
+    apiserver.add_object(
+        env["prefix"], {"apiVersion": "v1", "kind": "Node", "metadata": {"name": "node-1"}}
+    )
+    report = explain_preview(env, ["taint", "nodes", "node-1", "dedicated=db:NoExecute"])
+    text = report["preview_text"]
+    assert "changes Node/node-1:" in text and "spec.taints" in text
+    on_node = [
+        pod
+        for pod in apiserver.list_objects(env["prefix"], "pods")
+        if (pod.get("spec") or {}).get("nodeName") == "node-1"
+    ]
+    assert len(on_node) >= 3
+    assert f"node node-1: NoExecute evicts those of its {len(on_node)} pod(s)" in text
