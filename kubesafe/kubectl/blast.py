@@ -147,7 +147,7 @@ def field_changes(before: Any, after: Any, path: str = "") -> list[tuple[str, An
     """(dotted path, old, new) for every leaf that differs; lists compared as values."""
     if path in _NOISE or path.startswith("status."):
         return []
-    if isinstance(before, dict) and after is None or before is None and isinstance(after, dict):
+    if (isinstance(before, dict) and after is None) or (before is None and isinstance(after, dict)):
         # A section added or removed: name its leaves, not the whole section.
         before, after = before or {}, after or {}
     if isinstance(before, dict) and isinstance(after, dict):
