@@ -10,9 +10,12 @@ behind it must never disagree on where one request ends (request smuggling).
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 
 MAX_HEAD_BYTES = 64 * 1024
+_CONTROL = re.compile(r"[\x00-\x08\x0a-\x1f\x7f]")
+_TOKEN_BREAK = re.compile(r"[\s:]")
 
 # Never forwarded: the client's credentials for the guard, and hop-by-hop headers
 # (RFC 9110 7.6.1). Upgrade and Connection are re-added for upgrade requests.
@@ -137,9 +140,9 @@ def _split_head(data: bytes) -> tuple[str, list[tuple[str, str]]]:
         if not line or line[0] in " \t":
             raise MessageError("folded or empty header line")
         name, colon, value = line.partition(":")
-        if not colon or not name or name != name.strip() or any(c in name for c in " \t"):
+        if not colon or not name or _TOKEN_BREAK.search(name):
             raise MessageError(f"malformed header line {line[:40]!r}")
-        if any(ord(c) < 32 and c != "\t" for c in value):
+        if _CONTROL.search(value):
             raise MessageError("control character in a header value")
         headers.append((name, value.strip(" \t")))
     return lines[0], headers
@@ -157,7 +160,7 @@ def parse_request(data: bytes) -> Request:
         raise MessageError("only HTTP/1.1 is served")
     if not target.startswith("/"):
         raise MessageError("only origin-form request targets are served")
-    if any(ord(c) <= 32 or ord(c) >= 127 for c in target):
+    if not (target.isascii() and target.isprintable()) or " " in target:
         raise MessageError("invalid character in the request target")
     request = Request(Head((method, target, version), tuple(headers)))
     request_framing(request.head)  # ambiguous framing is refused up front

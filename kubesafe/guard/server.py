@@ -31,6 +31,7 @@ from kubesafe.guard.access import PathError, classify_request
 from kubesafe.guard.gate import Gate, Verdict
 from kubesafe.guard.http1 import (
     MAX_HEAD_BYTES,
+    NO_BODY,
     Framing,
     MessageError,
     Request,
@@ -47,6 +48,7 @@ from kubesafe.guard.upstream import KubectlProxy, UpstreamError
 
 HEAD_TIMEOUT = 120.0  # the API server's answer to start (a watch starts at once)
 IDLE_TIMEOUT = 300.0  # an idle keep-alive client connection
+SMALL_BODY = 256 * 1024
 _END = b"\r\n\r\n"
 _STREAM_ERRORS = (ConnectionError, OSError, PeerClosed, MessageError, asyncio.IncompleteReadError)
 
@@ -233,7 +235,7 @@ class GuardServer:
         if "100-continue" in request.head.tokens("expect"):
             writer.write(b"HTTP/1.1 100 Continue\r\n\r\n")
         up_writer.write(upstream_request(request, target))
-        upload = asyncio.create_task(copy_body(request.framing, reader, up_writer))
+        upload = _start_upload(request.framing, reader, up_writer)
         try:
             response, raw_head = await self._response_head(up_reader, writer)
         except (TimeoutError, asyncio.TimeoutError):
@@ -266,7 +268,12 @@ class GuardServer:
             up_writer.close()
             upload.cancel()
             raise _Done
-        writer.write(raw_head)
+        if framing.kind == "length" and framing.length <= SMALL_BODY:
+            # One write for head and body: one TLS record, one syscall.
+            writer.write(raw_head + await up_reader.readexactly(framing.length))
+            framing = NO_BODY
+        else:
+            writer.write(raw_head)
         # The client's reader is free only once its request body is all read.
         watch_client = upload.done()
         pushed_back = await self._stream_response(
@@ -347,6 +354,17 @@ class GuardServer:
         )
         writer.write(status_response(response.status, message, close=True))
         await writer.drain()
+
+
+def _start_upload(
+    framing: Framing, reader: asyncio.StreamReader, writer: asyncio.StreamWriter
+) -> asyncio.Future[None]:
+    """Stream the request body upstream while the response is awaited."""
+    if not framing.has_body:
+        done: asyncio.Future[None] = asyncio.get_running_loop().create_future()
+        done.set_result(None)
+        return done
+    return asyncio.ensure_future(copy_body(framing, reader, writer))
 
 
 def _plain(response: Response) -> bool:

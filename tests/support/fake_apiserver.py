@@ -2719,6 +2719,10 @@ class _Handler(BaseHTTPRequestHandler):
     timeout = 60.0  # idle keep-alive connections and stalled TLS handshakes
 
     def setup(self) -> None:
+        # As Go's net/http does: without it the head and body writes meet Nagle and
+        # delayed ACKs, and every response takes ~40 ms (benchmarks would measure that).
+        with contextlib.suppress(OSError):
+            self.request.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
         ctx = self.server.ssl_context
         if ctx is not None:
             # Handshake here, in the connection's own thread, not in the accept loop.
