@@ -262,8 +262,9 @@ class GuardServer:
             await tunnel((reader, writer), upstream)
             raise _Done
         framing = response_framing(response, request.method)
-        if response.status in (502, 503) and _plain(response) and framing.kind == "length":
-            # kubectl proxy's own error (API server unreachable): make it a Status.
+        if response.status in (500, 502, 503) and _plain(response) and framing.kind == "length":
+            # kubectl proxy's own error (a plain-text 500 when the API server is
+            # unreachable; the API server's errors are JSON): a 502 Status instead.
             await self._proxy_error(context, request, response, framing, up_reader, writer)
             up_writer.close()
             upload.cancel()
@@ -352,7 +353,7 @@ class GuardServer:
         message = f"kubesafe guard: the API server of context {context.name!r} is unreachable" + (
             f": {detail[0]}" if detail else ""
         )
-        writer.write(status_response(response.status, message, close=True))
+        writer.write(status_response(502, message, close=True))
         await writer.drain()
 
 

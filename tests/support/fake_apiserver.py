@@ -1498,6 +1498,7 @@ class FakeAPIServer:
         serve_tables: bool = True,
         tls: bool = False,
         port: int = 0,
+        client_ca: str | None = None,
     ) -> None:
         self.git_version = git_version
         self.require_token = require_token
@@ -1507,7 +1508,11 @@ class FakeAPIServer:
         #: Serve HTTPS with a self-signed certificate (see :attr:`ca_data`).  Needed for
         #: anything involving credentials: client-go ignores a kubeconfig user's token,
         #: client certificate and exec plugin entirely when the server URL is http://.
-        self.tls = tls
+        self.tls = tls or client_ca is not None
+        #: PEM file of the CA (or self-signed certificate) that client certificates must
+        #: chain to: with it, the TLS handshake fails without a valid client certificate.
+        self.client_ca = client_ca
+        self._client_subjects: list[str] = []
         self._requested_port = port
         self._store = _Store()
         self._requests: list[RecordedRequest] = []
@@ -1535,6 +1540,9 @@ class FakeAPIServer:
             ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
             ctx.load_cert_chain(cert, key)
             ctx.set_alpn_protocols(["http/1.1"])
+            if self.client_ca is not None:
+                ctx.verify_mode = ssl.CERT_REQUIRED
+                ctx.load_verify_locations(self.client_ca)
             httpd.ssl_context = ctx
         self._httpd = httpd
         self._stopping.clear()
@@ -1696,6 +1704,10 @@ class FakeAPIServer:
             "compiler": "gc",
             "platform": "linux/amd64",
         }
+
+    def client_subjects(self) -> list[str]:
+        """Common names of the client certificates presented, one per connection."""
+        return list(self._client_subjects)
 
     def set_required_token(self, prefix: str, token: str | None) -> None:
         """Per-prefix override of ``require_token`` (None = this prefix needs no token)."""
@@ -2728,6 +2740,10 @@ class _Handler(BaseHTTPRequestHandler):
             # Handshake here, in the connection's own thread, not in the accept loop.
             self.request.settimeout(self.timeout)
             self.request = ctx.wrap_socket(self.request, server_side=True)
+            peer = self.request.getpeercert()
+            if peer:
+                names = [v for rdn in peer.get("subject", ()) for k, v in rdn if k == "commonName"]
+                self.server.fake._client_subjects.extend(names[:1])
         super().setup()
         fake = self.server.fake
         with fake._conn_lock:

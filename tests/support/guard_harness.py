@@ -145,10 +145,18 @@ class Guarded:
         )
 
     def proxy_pids(self) -> list[int]:
-        """kubectl proxy processes started by this guard (children of its process)."""
+        """Running kubectl proxy processes of this guard (its children, zombies left out)."""
         assert self.process is not None
         children = Path(f"/proc/{self.process.pid}/task/{self.process.pid}/children")
-        return [int(pid) for pid in children.read_text().split()]
+        running = []
+        for pid in children.read_text().split():
+            try:
+                state = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0]
+            except (OSError, IndexError):
+                continue
+            if state != "Z":
+                running.append(int(pid))
+        return running
 
     def rss_kib(self) -> int:
         assert self.process is not None

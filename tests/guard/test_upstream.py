@@ -1,0 +1,127 @@
+"""The upstream half: real credentials used by kubectl proxy, restarts, and failures."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import stat
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+
+from tests.support.fake_apiserver import FakeAPIServer, FakeResponse
+from tests.support.guard_harness import REAL_TOKEN, Guarded, wait_for
+
+pytestmark = pytest.mark.e2e
+
+
+def _exec_plugin(directory: Path) -> tuple[Path, Path]:
+    """A credential plugin that counts its calls and hands out the real token."""
+    counter = directory / "plugin-calls"
+    script = directory / "count-plugin"
+    status = {"token": REAL_TOKEN, "expirationTimestamp": "2099-01-01T00:00:00Z"}
+    script.write_text(
+        f"#!{sys.executable}\n"
+        "import json\n"
+        f"with open({str(counter)!r}, 'a') as f: f.write('call\\n')\n"
+        "print(json.dumps({'apiVersion': 'client.authentication.k8s.io/v1', "
+        f"'kind': 'ExecCredential', 'status': {status!r}}}))\n"
+    )
+    script.chmod(script.stat().st_mode | stat.S_IXUSR)
+    return script, counter
+
+
+def test_exec_plugin_credentials_are_used_upstream(tmp_path: Path, kubectl: Path) -> None:
+    script, counter = _exec_plugin(tmp_path)
+    user = {
+        "exec": {
+            "apiVersion": "client.authentication.k8s.io/v1",
+            "command": str(script),
+            "interactiveMode": "Never",
+        }
+    }
+    with FakeAPIServer(tls=True, require_token=REAL_TOKEN) as server:
+        server.add_pod("c-prod", "shop", "web-0")
+        with Guarded(tmp_path / "g", server, kubectl, user=user) as guard:
+            for _ in range(3):
+                done = guard.kubectl_run("get", "pods")
+                assert done.returncode == 0 and "web-0" in done.stdout, done.stderr
+            # the plugin ran in the guard's kubectl proxy, not in the client
+            calls = counter.read_text().count("call")
+            assert 1 <= calls < 3
+            assert "exec" not in guard.kubeconfig.read_text()
+            assert {r.authorization for r in server.requests} == {f"Bearer {REAL_TOKEN}"}
+
+
+def test_client_certificate_upstream(tmp_path: Path, kubectl: Path) -> None:
+    """A user with a client certificate (file paths) reaches a server that demands one."""
+    key, cert = tmp_path / "client.key", tmp_path / "client.pem"
+    subprocess.run(
+        ["openssl", "req", "-x509", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:prime256v1",
+         "-nodes", "-keyout", str(key), "-out", str(cert), "-days", "2", "-subj", "/CN=alice"],
+        check=True, capture_output=True, timeout=60,
+    )  # fmt: skip
+    with FakeAPIServer(tls=True, client_ca=str(cert)) as server:
+        server.add_pod("c-prod", "shop", "web-0")
+        user = {"client-certificate": str(cert), "client-key": str(key)}
+        with Guarded(tmp_path / "g", server, kubectl, user=user) as guard:
+            done = guard.kubectl_run("get", "pods")
+            assert done.returncode == 0 and "web-0" in done.stdout, done.stderr
+            assert server.client_subjects() and server.client_subjects()[-1] == "alice"
+
+
+def test_a_killed_kubectl_proxy_is_restarted_on_next_use(fresh: Guarded) -> None:
+    assert fresh.kubectl_run("get", "pods").returncode == 0
+    [pid] = fresh.proxy_pids()
+    os.kill(pid, signal.SIGKILL)
+    assert wait_for(lambda: pid not in fresh.proxy_pids())
+    done = fresh.kubectl_run("get", "pods")
+    assert done.returncode == 0 and "web-0" in done.stdout, done.stderr
+    [new_pid] = fresh.proxy_pids()
+    assert new_pid != pid
+
+
+def test_a_slow_upstream_gets_504_and_others_are_served(tmp_path: Path, kubectl: Path) -> None:
+    with FakeAPIServer(tls=True, require_token=REAL_TOKEN) as server:
+        server.add_pod("c-prod", "shop", "web-0")
+
+        def slow(request):  # type: ignore[no-untyped-def]
+            if request.resource == "configmaps":
+                return FakeResponse(200, {"kind": "ConfigMapList", "items": []}, delay=5)
+            return None
+
+        server.intercept(slow)
+        with Guarded(tmp_path / "g", server, kubectl, extra_args=("--head-timeout", "1")) as guard:
+            started = time.monotonic()
+            slow_done = guard.kubectl_run("get", "configmaps", "--request-timeout=20s")
+            assert slow_done.returncode != 0
+            assert "did not answer" in slow_done.stderr
+            assert time.monotonic() - started < 5
+            done = guard.kubectl_run("get", "pods")
+            assert done.returncode == 0 and "web-0" in done.stdout
+
+
+def test_an_upstream_that_is_down_gets_a_status_then_recovers(
+    tmp_path: Path, kubectl: Path
+) -> None:
+    server = FakeAPIServer(tls=True, require_token=REAL_TOKEN).start()
+    port = server.port
+    try:
+        server.add_pod("c-prod", "shop", "web-0")
+        with Guarded(tmp_path / "g", server, kubectl) as guard:
+            assert guard.kubectl_run("get", "pods").returncode == 0
+            server.stop()
+            down = guard.kubectl_run("get", "pods", "-o", "json", "--request-timeout=10s")
+            assert down.returncode != 0
+            assert "unreachable" in down.stderr or "failed" in down.stderr, down.stderr
+            server = FakeAPIServer(tls=True, require_token=REAL_TOKEN, port=port).start()
+            server.add_pod("c-prod", "shop", "web-1")
+            back = guard.kubectl_run("get", "pods", "-o", "json")
+            assert back.returncode == 0, back.stderr
+            assert [i["metadata"]["name"] for i in json.loads(back.stdout)["items"]] == ["web-1"]
+    finally:
+        server.stop()
