@@ -190,3 +190,19 @@ def test_a_lift_lets_writes_through_and_audits_them(fresh: Guarded) -> None:
     expired = fresh.kubectl_run("create", "configmap", "expired", "--from-literal=a=b")
     assert expired.returncode != 0 and lift_command("prod") in expired.stderr
     assert fresh.server.get_object("c-prod", "configmaps", "shop", "after") is None
+
+
+def test_kubectl_exec_is_refused_without_a_lift(fresh: Guarded) -> None:
+    done = fresh.kubectl_run("exec", "web-0", "--", "ls")
+    assert done.returncode != 0
+    assert "pods/exec" in done.stderr and lift_command("prod") in done.stderr
+    assert not [r for r in fresh.server.requests if r.subresource == "exec"]
+
+
+def test_kubectl_exec_over_websocket_during_a_lift(fresh: Guarded) -> None:
+    fresh.open_lift(reason="debug a pod")
+    done = fresh.kubectl_run("exec", "web-0", "--", "echo", "hi")
+    assert (done.returncode, done.stdout) == (0, "echo hi\n"), done.stderr
+    [exec_request] = [r for r in fresh.server.requests if r.subresource == "exec"]
+    assert exec_request.header("Upgrade") == "websocket"
+    assert exec_request.authorization == f"Bearer {REAL_TOKEN}"

@@ -2537,6 +2537,12 @@ class _Request:
 
     def subresource(self, method: str, name: str, sub: str) -> None:
         known = {s[0] for s in self.rt.subresources}
+        upgrade = (self.req.header("Upgrade") or "").lower()
+        if sub == "exec" and self.rt.name == "pods" and upgrade == "websocket":
+            with self.store.lock:
+                self.existing(name)
+            self.handler.websocket_exec(self.req)
+            return
         if sub not in known or sub in ("exec", "log", "eviction", "finalize"):
             if sub == "log" and method == "GET":
                 with self.store.lock:
@@ -2828,6 +2834,46 @@ class _Handler(BaseHTTPRequestHandler):
 
     def end_chunked(self) -> None:
         self.wfile.write(b"0\r\n\r\n")
+        self.wfile.flush()
+
+    # -- exec over WebSocket (the v5/v4 channel protocols kubectl >= 1.30 speaks) --
+
+    def websocket_exec(self, req: RecordedRequest) -> None:
+        """Run nothing: write the command line to stdout, report success, close.
+
+        ``kubectl exec POD -- echo hi`` prints ``echo hi``. Channel 1 is stdout, channel
+        3 the final Status; the client's frames are not read.
+        """
+        protocols = [p.strip() for p in (req.header("Sec-WebSocket-Protocol") or "").split(",")]
+        chosen = next((p for p in ("v5.channel.k8s.io", "v4.channel.k8s.io") if p in protocols), "")
+        key = req.header("Sec-WebSocket-Key") or ""
+        if not chosen or not key:
+            self.send_json(400, _status_object(400, "BadRequest", "no supported subprotocol"))
+            return
+        magic = (key + "258EAFA5-E914-47DA-95CA-C5AB0DC85B11").encode()
+        accept = base64.b64encode(hashlib.sha1(magic).digest()).decode()
+        self.send_response(101, "Switching Protocols")
+        self.send_header("Upgrade", "websocket")
+        self.send_header("Connection", "Upgrade")
+        self.send_header("Sec-WebSocket-Accept", accept)
+        self.send_header("Sec-WebSocket-Protocol", chosen)
+        self.end_headers()
+        output = " ".join(req.query.get("command", [])) + "\n"
+        self._websocket_frame(b"\x01" + output.encode())
+        success = {"metadata": {}, "status": "Success"}
+        self._websocket_frame(b"\x03" + json.dumps(success).encode())
+        self._websocket_frame(b"\x03\xe8", opcode=8)  # close, 1000 normal
+        self.close_connection = True
+
+    def _websocket_frame(self, payload: bytes, opcode: int = 2) -> None:
+        size = len(payload)
+        if size < 126:
+            header = bytes([0x80 | opcode, size])
+        elif size < 65536:
+            header = bytes([0x80 | opcode, 126]) + size.to_bytes(2, "big")
+        else:
+            header = bytes([0x80 | opcode, 127]) + size.to_bytes(8, "big")
+        self.wfile.write(header + payload)
         self.wfile.flush()
 
 
