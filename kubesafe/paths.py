@@ -64,11 +64,16 @@ def state_dir() -> str:
 def runtime_dir() -> str:
     """Short-lived private files (the guard's keys, token and sockets).
 
-    ``$XDG_RUNTIME_DIR/kubesafe`` when that directory exists (tmpfs, owner-only,
-    emptied at logout), else ``<state dir>/run``.
+    ``$XDG_RUNTIME_DIR/kubesafe`` when that is a writable directory (tmpfs,
+    owner-only, emptied at logout; as for terminal sessions), else ``<state dir>/run``.
     """
     runtime = os.environ.get("XDG_RUNTIME_DIR", "").strip()
-    if runtime and os.path.isabs(runtime) and os.path.isdir(runtime):
+    if (
+        runtime
+        and os.path.isabs(runtime)
+        and os.path.isdir(runtime)
+        and os.access(runtime, os.W_OK)
+    ):
         return os.path.join(runtime, APP)
     return os.path.join(state_dir(), "run")
 
