@@ -135,6 +135,13 @@ def test_python_client(fresh: Guarded) -> None:
     assert_refusal(status["message"])
     dry = core.create_namespaced_config_map("shop", body, dry_run="All")
     assert dry.metadata.name == "py"
+    review = client.V1SelfSubjectAccessReview(
+        spec=client.V1SelfSubjectAccessReviewSpec(
+            resource_attributes=client.V1ResourceAttributes(verb="create", resource="pods")
+        )
+    )
+    answer = client.AuthorizationV1Api(api_client).create_self_subject_access_review(review)
+    assert answer.status.allowed is True
     api_client.close()
     assert persisted_writes(fresh.server) == []
 

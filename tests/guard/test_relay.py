@@ -207,3 +207,31 @@ def test_smuggling_and_escaped_paths_never_reach_upstream(
 
     asyncio.run(scenario())
     assert reached == []
+
+
+def test_keep_alive_survives_a_refusal(tmp_path: Path) -> None:
+    async def upstream(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        while True:
+            try:
+                await reader.readuntil(b"\r\n\r\n")
+            except asyncio.IncompleteReadError:
+                break
+            writer.write(b"HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nok")
+            await writer.drain()
+        writer.close()
+
+    async def scenario() -> None:
+        async with guard_with(tmp_path, upstream) as (port, token, ca):
+            reader, writer = await _open(port, ca)
+            headers = f"HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer {token}\r\n\r\n"
+            codes = []
+            for method in ("GET", "DELETE", "GET", "DELETE", "GET"):
+                writer.write(f"{method} /p/api/v1/namespaces/a/pods/x {headers}".encode())
+                head = await reader.readuntil(b"\r\n\r\n")
+                length = int(head.lower().split(b"content-length: ")[1].split(b"\r\n")[0])
+                await reader.readexactly(length)
+                codes.append(int(head.split(b" ")[1]))
+            assert codes == [200, 403, 200, 403, 200]
+            writer.close()
+
+    asyncio.run(scenario())

@@ -125,3 +125,36 @@ def test_an_upstream_that_is_down_gets_a_status_then_recovers(
             assert [i["metadata"]["name"] for i in json.loads(back.stdout)["items"]] == ["web-1"]
     finally:
         server.stop()
+
+
+@pytest.mark.parametrize("minor", [31, 37])
+def test_other_kubectl_releases_as_the_proxy(tmp_path: Path, minor: int) -> None:
+    """The flags the guard relies on, and the server URL's path, work across releases."""
+    from tests.support.kubectl_binaries import kubectl_binary
+
+    with FakeAPIServer(tls=True, require_token=REAL_TOKEN) as server:
+        server.add_pod("c-prod", "shop", "web-0")
+        with Guarded(tmp_path / "g", server, kubectl_binary(minor)) as guard:
+            done = guard.kubectl_run("get", "pods")
+            assert done.returncode == 0 and "web-0" in done.stdout, done.stderr
+            refused = guard.kubectl_run("delete", "pod", "web-0")
+            assert refused.returncode != 0 and "kubesafe lift prod" in refused.stderr
+        assert {r.prefix for r in server.requests} == {"c-prod"}
+        assert server.get_object("c-prod", "pods", "shop", "web-0") is not None
+
+
+def test_a_proxy_that_cannot_start_gets_503(tmp_path: Path, kubectl: Path) -> None:
+    broken = tmp_path / "broken-kubectl"
+    broken.write_text("#!/bin/sh\necho 'error: no such context' >&2\nexit 1\n")
+    broken.chmod(0o755)
+    with FakeAPIServer(tls=True, require_token=REAL_TOKEN) as server:
+        with Guarded(tmp_path / "g", server, broken) as guard:
+            done = subprocess.run(
+                ["curl", "-sS", "--cacert", guard.layout.ca, "-H",
+                 f"Authorization: Bearer {guard.token}", f"{guard.url}/api/v1/pods"],
+                capture_output=True, text=True, timeout=60, check=False,
+            )  # fmt: skip
+            status = json.loads(done.stdout)
+            assert status["code"] == 503 and status["reason"] == "ServiceUnavailable"
+            assert "error: no such context" in status["message"]
+        assert server.requests == []
