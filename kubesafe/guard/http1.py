@@ -96,10 +96,7 @@ class Request:
 
     @property
     def keep_alive(self) -> bool:
-        tokens = self.head.tokens("connection")
-        if self.version == "HTTP/1.0":
-            return "keep-alive" in tokens
-        return "close" not in tokens
+        return "close" not in self.head.tokens("connection")
 
     @property
     def upgrade(self) -> str | None:
@@ -156,7 +153,7 @@ def parse_request(data: bytes) -> Request:
     method, target, version = parts
     if not method.isalpha() or not method.isupper():
         raise MessageError("malformed method")
-    if version not in ("HTTP/1.1", "HTTP/1.0"):
+    if version != "HTTP/1.1":
         raise MessageError("only HTTP/1.1 is served")
     if not target.startswith("/"):
         raise MessageError("only origin-form request targets are served")

@@ -241,6 +241,7 @@ class GuardServer:
         except (TimeoutError, asyncio.TimeoutError):
             upload.cancel()
             up_writer.close()
+            self._audit(context, request, target, namespace, verdict, None)
             message = f"kubesafe guard: the API server of context {context.name!r} did not answer"
             return await self._refuse(writer, request, 504, message)
         except (*_STREAM_ERRORS, UpstreamError) as exc:
@@ -250,6 +251,7 @@ class GuardServer:
                 return await self._forward(
                     context, request, target, reader, writer, upstreams, verdict, namespace
                 )
+            self._audit(context, request, target, namespace, verdict, None)
             message = f"kubesafe guard: the connection to context {context.name!r} failed: {exc}"
             return await self._refuse(writer, request, 502, message)
 
@@ -280,8 +282,9 @@ class GuardServer:
         pushed_back = await self._stream_response(
             framing, up_reader, reader if watch_client else None, writer
         )
-        if not upload.done():
-            # The server answered without reading the whole body: the connection is spent.
+        if pushed_back is None or not upload.done():
+            # The client hung up, or the server answered without reading the whole body:
+            # both connections are spent.
             upload.cancel()
             up_writer.close()
             raise _Done
@@ -290,7 +293,7 @@ class GuardServer:
             up_writer.close()
         else:
             upstreams[context.id] = upstream
-        if framing.kind == "eof" or not request.keep_alive or pushed_back is None:
+        if framing.kind == "eof" or not request.keep_alive:
             raise _Done
         return pushed_back
 
