@@ -235,3 +235,38 @@ def test_keep_alive_survives_a_refusal(tmp_path: Path) -> None:
             writer.close()
 
     asyncio.run(scenario())
+
+
+def test_an_upstream_reset_gets_502_and_the_guard_keeps_serving(tmp_path: Path) -> None:
+    seen = 0
+
+    async def flaky(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        nonlocal seen
+        seen += 1
+        await reader.readuntil(b"\r\n\r\n")
+        if seen == 1:
+            writer.transport.abort()  # reset before any answer
+            return
+        writer.write(b"HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nok")
+        await writer.drain()
+        writer.close()
+
+    async def scenario() -> None:
+        async with guard_with(tmp_path, flaky) as (port, token, ca):
+            request = (
+                f"GET /p/api/v1/pods HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer {token}\r\n\r\n"
+            ).encode()
+            answers = []
+            for _ in range(2):
+                reader, writer = await _open(port, ca)
+                writer.write(request)
+                head = await reader.readuntil(b"\r\n\r\n")
+                answers.append(int(head.split(b" ")[1]))
+                if answers[-1] == 502:
+                    length = int(head.split(b"Content-Length: ")[1].split(b"\r\n")[0])
+                    status = json.loads(await reader.readexactly(length))
+                    assert status["kind"] == "Status" and "context 'prod'" in status["message"]
+                writer.close()
+            assert answers == [502, 200]
+
+    asyncio.run(scenario())

@@ -19,31 +19,37 @@ from tests.support.guard_harness import REAL_TOKEN, Guarded, wait_for
 pytestmark = pytest.mark.e2e
 
 
-def _exec_plugin(directory: Path) -> tuple[Path, Path]:
+def _exec_plugin(directory: Path, lifetime: float = 3600 * 24) -> tuple[Path, Path]:
     """A credential plugin that counts its calls and hands out the real token."""
     counter = directory / "plugin-calls"
     script = directory / "count-plugin"
-    status = {"token": REAL_TOKEN, "expirationTimestamp": "2099-01-01T00:00:00Z"}
     script.write_text(
         f"#!{sys.executable}\n"
-        "import json\n"
+        "import datetime, json\n"
         f"with open({str(counter)!r}, 'a') as f: f.write('call\\n')\n"
+        "now = datetime.datetime.now(datetime.timezone.utc)\n"
+        f"until = (now + datetime.timedelta(seconds={lifetime})).strftime('%Y-%m-%dT%H:%M:%SZ')\n"
         "print(json.dumps({'apiVersion': 'client.authentication.k8s.io/v1', "
-        f"'kind': 'ExecCredential', 'status': {status!r}}}))\n"
+        "'kind': 'ExecCredential', "
+        f"'status': {{'token': {REAL_TOKEN!r}, 'expirationTimestamp': until}}}}))\n"
     )
     script.chmod(script.stat().st_mode | stat.S_IXUSR)
     return script, counter
 
 
-def test_exec_plugin_credentials_are_used_upstream(tmp_path: Path, kubectl: Path) -> None:
-    script, counter = _exec_plugin(tmp_path)
-    user = {
+def _exec_user(script: Path) -> dict[str, object]:
+    return {
         "exec": {
             "apiVersion": "client.authentication.k8s.io/v1",
             "command": str(script),
             "interactiveMode": "Never",
         }
     }
+
+
+def test_exec_plugin_credentials_are_used_upstream(tmp_path: Path, kubectl: Path) -> None:
+    script, counter = _exec_plugin(tmp_path)
+    user = _exec_user(script)
     with FakeAPIServer(tls=True, require_token=REAL_TOKEN) as server:
         server.add_pod("c-prod", "shop", "web-0")
         with Guarded(tmp_path / "g", server, kubectl, user=user) as guard:
@@ -55,6 +61,19 @@ def test_exec_plugin_credentials_are_used_upstream(tmp_path: Path, kubectl: Path
             assert 1 <= calls < 3
             assert "exec" not in guard.kubeconfig.read_text()
             assert {r.authorization for r in server.requests} == {f"Bearer {REAL_TOKEN}"}
+
+
+def test_expired_exec_credentials_are_refreshed_upstream(tmp_path: Path, kubectl: Path) -> None:
+    script, counter = _exec_plugin(tmp_path, lifetime=1)
+    with FakeAPIServer(tls=True, require_token=REAL_TOKEN) as server:
+        server.add_pod("c-prod", "shop", "web-0")
+        with Guarded(tmp_path / "g", server, kubectl, user=_exec_user(script)) as guard:
+            assert guard.kubectl_run("get", "pods").returncode == 0
+            calls = counter.read_text().count("call")
+            time.sleep(2.5)  # the credential expires: the proxy must run the plugin again
+            done = guard.kubectl_run("get", "pods")
+            assert done.returncode == 0 and "web-0" in done.stdout, done.stderr
+            assert counter.read_text().count("call") > calls
 
 
 def test_client_certificate_upstream(tmp_path: Path, kubectl: Path) -> None:
