@@ -24,11 +24,26 @@ from __future__ import annotations
 
 import asyncio
 import os
+import signal
 import subprocess
+import sys
 import time
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 
 START_TIMEOUT = 15.0
+
+
+def _die_with_parent() -> None:
+    """Linux: the proxy gets SIGTERM when the guard dies, even by SIGKILL."""
+    import ctypes
+
+    libc = ctypes.CDLL(None, use_errno=True)
+    libc.prctl(1, signal.SIGTERM)  # PR_SET_PDEATHSIG
+
+
+def _child_setup() -> Callable[[], None] | None:
+    # Elsewhere an orphaned proxy lives on until the guard's sweep (next step) ends it.
+    return _die_with_parent if sys.platform.startswith("linux") else None
 
 
 class UpstreamError(Exception):
@@ -82,6 +97,8 @@ class KubectlProxy:
                 stderr=fd,
                 env=self.env,
                 start_new_session=True,  # a terminal's Ctrl-C must not kill it
+                # Safe: the guard runs one thread (the death signal follows that thread).
+                preexec_fn=_child_setup(),
             )
         except OSError as exc:
             why = exc.strerror or exc

@@ -177,3 +177,26 @@ def test_a_proxy_that_cannot_start_gets_503(tmp_path: Path, kubectl: Path) -> No
             assert status["code"] == 503 and status["reason"] == "ServiceUnavailable"
             assert "error: no such context" in status["message"]
         assert server.requests == []
+
+
+@pytest.mark.skipif(not sys.platform.startswith("linux"), reason="PR_SET_PDEATHSIG is Linux's")
+def test_the_proxies_end_with_a_killed_guard(tmp_path: Path, kubectl: Path) -> None:
+    with FakeAPIServer(tls=True, require_token=REAL_TOKEN) as server:
+        guard = Guarded(tmp_path / "g", server, kubectl).start()
+        try:
+            assert guard.kubectl_run("get", "pods").returncode == 0
+            [pid] = guard.proxy_pids()
+            assert guard.process is not None
+            guard.process.kill()
+            guard.process.wait()
+
+            def gone() -> bool:
+                try:
+                    state = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0]
+                except OSError:
+                    return True
+                return state == "Z"
+
+            assert wait_for(gone)
+        finally:
+            guard.stop()
