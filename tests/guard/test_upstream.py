@@ -200,3 +200,20 @@ def test_the_proxies_end_with_a_killed_guard(tmp_path: Path, kubectl: Path) -> N
             assert wait_for(gone)
         finally:
             guard.stop()
+
+
+def test_the_proxy_kubectl_comes_from_kubesafes_version_selection(tmp_path: Path) -> None:
+    """Server 1.31 and kubectl 1.31 and 1.37 on PATH: the guard runs 1.31, as the shim would."""
+    from kubesafe.guard.app import choose_kubectl
+    from tests.support.kubectl_binaries import kubectl_binary
+
+    bin_old, bin_new = tmp_path / "old", tmp_path / "new"
+    for directory, minor in ((bin_old, 31), (bin_new, 37)):
+        directory.mkdir()
+        (directory / "kubectl").symlink_to(kubectl_binary(minor))
+    with FakeAPIServer(git_version="v1.31.4", tls=True) as server:
+        guard = Guarded(tmp_path / "g", server, kubectl_binary(33))
+        env = {**guard.env, "PATH": f"{bin_new}:{bin_old}:/usr/bin:/bin"}
+        assert choose_kubectl("prod", env) == str(bin_old / "kubectl")
+        # it asked the server for its version, as the shim does when it knows none
+        assert any(r.path.rstrip("/") == "/version" for r in server.requests)
