@@ -8,6 +8,7 @@ succeed; with a lift open, writes pass and are audited.
 from __future__ import annotations
 
 import json
+import socket
 import subprocess
 from pathlib import Path
 
@@ -172,6 +173,9 @@ def test_curl_needs_the_terminal_token(fresh: Guarded) -> None:
     assert_refusal(status["message"])
     code, _ = curl(fresh, f"https://127.0.0.1:{fresh.port}/nope/api", token=fresh.token)
     assert code == 404
+    # bound to 127.0.0.1 alone, not to every address (127.0.0.2 is loopback too)
+    with pytest.raises(ConnectionRefusedError):
+        socket.create_connection(("127.0.0.2", fresh.port), timeout=5).close()
     assert persisted_writes(fresh.server) == []
     # the token is in no log the guard or its proxy wrote
     logs = "".join(p.read_text() for p in Path(fresh.layout.directory).glob("*.log"))
