@@ -61,6 +61,23 @@ def state_dir() -> str:
     return _xdg("XDG_STATE_HOME", os.path.join(".local", "state"))
 
 
+def runtime_dir() -> str:
+    """Short-lived private files (the guard's keys, token and sockets).
+
+    ``$XDG_RUNTIME_DIR/kubesafe`` when that is a writable directory (tmpfs,
+    owner-only, emptied at logout; as for terminal sessions), else ``<state dir>/run``.
+    """
+    runtime = os.environ.get("XDG_RUNTIME_DIR", "").strip()
+    if (
+        runtime
+        and os.path.isabs(runtime)
+        and os.path.isdir(runtime)
+        and os.access(runtime, os.W_OK)
+    ):
+        return os.path.join(runtime, APP)
+    return os.path.join(state_dir(), "run")
+
+
 def ensure_private_dir(path: str) -> str:
     """Create ``path`` (and parents) readable by the owner alone."""
     os.makedirs(path, mode=0o700, exist_ok=True)

@@ -1,0 +1,157 @@
+"""What one API request does: read, write or destructive, and which namespace.
+
+The request path is what the API server acts on, so it is decoded exactly
+once, as Go's ``net/url`` does, before anything is read from it
+(``pods/x%2Fexec`` is the ``exec`` subresource to the server). Paths the
+server would clean or redirect (``//``, ``.``, ``..``) are refused for every
+method rather than second-guessed.
+
+Classes follow kubesafe's command table (``kubesafe.classify``):
+
+* GET, HEAD and OPTIONS are reads, watches and log streams included;
+* the connect subresources take the class of the kubectl command that uses
+  them, whatever the method: ``exec``/``attach`` (and so ``cp``) are writes,
+  ``portforward`` is a read, ``proxy`` is a write (it relays any request);
+* any other upgrade is a write (an unknown way in);
+* a request whose every ``dryRun`` value is ``All`` persists nothing: a read;
+* the access and identity reviews (``auth can-i``, ``auth whoami``) are
+  create-only, never-stored questions: reads. ``subjectaccessreviews`` and
+  ``localsubjectaccessreviews`` (asking about another user) are included: they
+  disclose permissions, like ``can-i --as``, and change nothing. ``tokenreviews``
+  are not: no read path needs them and they test other people's tokens;
+* every other POST, PUT and PATCH is a write, DELETE is destructive.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from urllib.parse import parse_qs, unquote
+
+from kubesafe.classify import COMMAND_TABLE, DESTRUCTIVE, READ, WRITE
+
+_READ_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
+# subresource -> the kubectl command that uses it (its class comes from the table)
+_CONNECT_SUBRESOURCES = {
+    "exec": "exec",
+    "attach": "attach",
+    "portforward": "port-forward",
+    "proxy": "proxy",
+}
+_REVIEW_GROUPS = frozenset({"authorization.k8s.io", "authentication.k8s.io"})
+REVIEW_RESOURCES = frozenset(
+    {
+        "selfsubjectaccessreviews",
+        "selfsubjectrulesreviews",
+        "selfsubjectreviews",
+        "subjectaccessreviews",
+        "localsubjectaccessreviews",
+    }
+)
+
+
+class PathError(Exception):
+    """A request path the guard will not interpret; the text is for the client."""
+
+
+@dataclass(frozen=True)
+class Access:
+    category: str  # classify.READ, WRITE or DESTRUCTIVE
+    reason: str
+    # The namespace in the request path; None when the request is cluster-wide
+    # or names its namespace elsewhere (then any namespace rule applies).
+    namespace: str | None
+
+    @property
+    def mutating(self) -> bool:
+        return self.category in (WRITE, DESTRUCTIVE)
+
+
+def decode_path(raw: str) -> list[str]:
+    """The path's segments after percent-decoding, as the API server sees them."""
+    if "%" in raw:
+        _check_escapes(raw)
+    try:
+        path = unquote(raw, errors="strict")
+    except UnicodeDecodeError:
+        raise PathError("the request path is not UTF-8") from None
+    if any(ord(c) < 32 or c == "\x7f" for c in path):
+        raise PathError("control character in the request path")
+    segments = path.split("/")[1:]
+    if segments and segments[-1] == "":
+        segments.pop()  # one trailing slash is harmless (``/version/``)
+    if any(segment in ("", ".", "..") for segment in segments):
+        raise PathError("the request path is not in canonical form")
+    return segments
+
+
+def _check_escapes(raw: str) -> None:
+    hexdigits = "0123456789abcdefABCDEF"
+    index = raw.find("%")
+    while index != -1:
+        pair = raw[index + 1 : index + 3]
+        if len(pair) != 2 or any(c not in hexdigits for c in pair):
+            raise PathError("invalid percent-escape in the request path")
+        index = raw.find("%", index + 3)
+
+
+@dataclass(frozen=True)
+class _Parts:
+    group: str
+    namespace: str | None
+    resource: str
+    subresource: str
+
+
+def _resource_parts(segments: list[str]) -> _Parts | None:
+    """API group, namespace, resource and subresource of a resource path."""
+    if segments[:1] == ["api"] and len(segments) >= 2:
+        group, rest = "", segments[2:]
+    elif segments[:1] == ["apis"] and len(segments) >= 3:
+        group, rest = segments[1], segments[3:]
+    else:
+        return None
+    namespace = None
+    if rest[:1] == ["namespaces"] and len(rest) >= 2:
+        # /namespaces/NS is the namespace object itself; its changes reach NS too.
+        namespace = rest[1]
+        if len(rest) == 2 or (len(rest) == 3 and rest[2] in ("status", "finalize")):
+            return _Parts(group, namespace, "namespaces", rest[2] if len(rest) == 3 else "")
+        rest = rest[2:]
+    resource = rest[0] if rest else ""
+    subresource = rest[2] if len(rest) >= 3 else ""
+    return _Parts(group, namespace, resource, subresource)
+
+
+def _is_review(parts: _Parts) -> bool:
+    return (
+        parts.group in _REVIEW_GROUPS
+        and parts.resource in REVIEW_RESOURCES
+        and not parts.subresource
+    )
+
+
+def _dry_run(query: str) -> bool:
+    values = parse_qs(query, keep_blank_values=True).get("dryRun") or []
+    return bool(values) and all(value == "All" for value in values)
+
+
+def classify_request(method: str, raw_path: str, query: str, upgrade: str | None) -> Access:
+    """Raises PathError for paths the guard refuses to interpret."""
+    segments = decode_path(raw_path)
+    parts = _resource_parts(segments)
+    namespace = parts.namespace if parts else None
+    if parts is not None and parts.subresource in _CONNECT_SUBRESOURCES:
+        command = _CONNECT_SUBRESOURCES[parts.subresource]
+        category, why = COMMAND_TABLE[command]
+        return Access(category, f"{parts.resource}/{parts.subresource}: {why}", namespace)
+    if upgrade is not None:
+        return Access(WRITE, f"an upgrade to {upgrade} outside the known subresources", namespace)
+    if method in _READ_METHODS:
+        return Access(READ, f"{method} reads", namespace)
+    if parts is not None and _is_review(parts) and method == "POST":
+        return Access(READ, f"{parts.resource} ask a question and store nothing", namespace)
+    if _dry_run(query):
+        return Access(READ, "dryRun=All persists nothing", namespace)
+    if method == "DELETE":
+        return Access(DESTRUCTIVE, "DELETE deletes", namespace)
+    return Access(WRITE, f"{method} changes cluster state", namespace)

@@ -1,0 +1,141 @@
+"""Assemble and run one terminal's guard.
+
+``run_guard`` is what a ``kubesafe guard`` command (or the shell integration's
+auto-start, next step) calls: it prepares the private directory, the token and
+certificates, picks each context's kubectl with kubesafe's own version
+selection, and serves until stopped. ``guard.json`` then tells clients where
+it listens and which path prefix each context has (``client_config``).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import hashlib
+import json
+import os
+import re
+import signal
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+
+from kubesafe import paths
+from kubesafe.guard import layout as layout_module
+from kubesafe.guard.gate import Gate
+from kubesafe.guard.layout import Layout
+from kubesafe.guard.lifts import LiftBook
+from kubesafe.guard.server import HEAD_TIMEOUT, GuardedContext, GuardServer
+from kubesafe.guard.tls import certificates_present, make_certificates, server_context
+from kubesafe.guard.upstream import KubectlProxy
+
+
+class GuardError(Exception):
+    """The guard cannot start; one line for the user."""
+
+
+def context_id(name: str) -> str:
+    """A URL path segment for a context: readable, and unique by its hash."""
+    slug = re.sub(r"[^a-z0-9]+", "-", name.lower()).strip("-")[:24] or "context"
+    return f"{slug}-{hashlib.sha256(name.encode()).hexdigest()[:8]}"
+
+
+@dataclass(frozen=True)
+class GuardConfig:
+    directory: str
+    terminal: str
+    contexts: tuple[str, ...]
+    # KUBECONFIG = the user's real files (never the terminal's own), KUBESAFE_CONFIG,
+    # PATH for exec plugins, HOME...
+    env: Mapping[str, str]
+    port: int = 0
+    kubectl: str | None = None
+    head_timeout: float = HEAD_TIMEOUT
+
+
+def choose_kubectl(context: str, env: Mapping[str, str]) -> str:
+    """The kubectl the shim would run for this context (pinned, cached, or downloaded)."""
+    from kubesafe.filecache import FileIndex
+    from kubesafe.kubeconfig import Overrides, ResolveError, resolve
+    from kubesafe.policy import load_policy
+    from kubesafe.versions.choose import choose
+    from kubesafe.versions.fetch import FetchError, fetch
+
+    index = FileIndex()
+    try:
+        target = resolve(Overrides(context=context), env, index)
+    except ResolveError as exc:
+        raise GuardError(str(exc)) from None
+    settings = load_policy(env, index).kubectl
+    choice = choose(target, settings, env, index, discover=True)
+    if choice.path is not None:
+        return choice.path
+    if choice.download is None:
+        raise GuardError(f"no kubectl for context {context!r}: {choice.reason}")
+    try:
+        return fetch(choice.download, settings, env, target, progress=False)
+    except FetchError as exc:
+        raise GuardError(str(exc)) from None
+
+
+def build(config: GuardConfig) -> tuple[GuardServer, Layout]:
+    try:
+        layout = layout_module.prepare(config.directory)
+        token = layout_module.ensure_token(layout)
+        if not certificates_present(layout):
+            make_certificates(layout)
+    except OSError as exc:
+        raise GuardError(f"cannot prepare {config.directory}: {exc}") from None
+    ids = [context_id(name) for name in config.contexts]
+    sockets = layout_module.socket_directory(layout, max((len(i) for i in ids), default=0) + 5)
+    contexts = []
+    for name, identifier in zip(config.contexts, ids, strict=True):
+        kubectl = config.kubectl or choose_kubectl(name, config.env)
+        proxy = KubectlProxy(
+            kubectl,
+            name,
+            os.path.join(sockets, f"{identifier}.sock"),
+            config.env,
+            layout.proxy_log(identifier),
+        )
+        contexts.append(GuardedContext(name, identifier, proxy))
+    gate = Gate(config.env, LiftBook(layout.lifts, config.terminal))
+    server = GuardServer(token, contexts, gate, config.terminal, head_timeout=config.head_timeout)
+    return server, layout
+
+
+def write_state(layout: Layout, port: int, server: GuardServer) -> None:
+    state = {
+        "pid": os.getpid(),
+        "port": port,
+        "ca": layout.ca,
+        "token_file": layout.token_file,
+        "contexts": {context.name: context.id for context in server.contexts.values()},
+    }
+    if not paths.write_private(layout.state, json.dumps(state, indent=2).encode() + b"\n"):
+        raise GuardError(f"cannot write {layout.state}")
+
+
+async def serve(config: GuardConfig, ready: Callable[[int], None] | None = None) -> None:
+    server, layout = build(config)
+    try:
+        ssl_context = server_context(layout)
+        port = await server.start(ssl_context, config.port)
+        write_state(layout, port, server)
+        loop = asyncio.get_running_loop()
+        stopping = asyncio.Event()
+        for signum in (signal.SIGTERM, signal.SIGINT, signal.SIGHUP):
+            loop.add_signal_handler(signum, stopping.set)
+        if ready is not None:
+            ready(port)
+        serving = asyncio.create_task(server.serve_forever())
+        await stopping.wait()
+        serving.cancel()
+    finally:
+        server.close()
+        try:
+            os.unlink(layout.state)
+        except OSError:
+            pass
+
+
+def run_guard(config: GuardConfig, ready: Callable[[int], None] | None = None) -> None:
+    asyncio.run(serve(config, ready))
