@@ -6,7 +6,7 @@ once, as Go's ``net/url`` does, before anything is read from it
 server would clean or redirect (``//``, ``.``, ``..``) are refused for every
 method rather than second-guessed.
 
-Classes follow kubesafe's command table (``kubesafe.classify``):
+Classes follow kubesafe's command table (``kubesafe.kubectl.classify``):
 
 * GET, HEAD and OPTIONS are reads, watches and log streams included;
 * the connect subresources take the class of the kubectl command that uses
@@ -27,7 +27,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from urllib.parse import parse_qs, unquote
 
-from kubesafe.classify import COMMAND_TABLE, DESTRUCTIVE, READ, WRITE
+from kubesafe.kubectl.classify import COMMAND_TABLE, DESTRUCTIVE, READ, WRITE
 
 _READ_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
 # subresource -> the kubectl command that uses it (its class comes from the table)

@@ -53,8 +53,8 @@ class GuardConfig:
 
 def choose_kubectl(context: str, env: Mapping[str, str]) -> str:
     """The kubectl the shim would run for this context (pinned, cached, or downloaded)."""
-    from kubesafe.filecache import FileIndex
-    from kubesafe.kubeconfig import Overrides, ResolveError, resolve
+    from kubesafe.kubeconfig.cache import FileIndex
+    from kubesafe.kubeconfig.resolve import Overrides, ResolveError, resolve
     from kubesafe.policy import load_policy
     from kubesafe.versions.choose import choose
     from kubesafe.versions.fetch import FetchError, fetch

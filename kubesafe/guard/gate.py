@@ -21,10 +21,10 @@ import time
 from collections.abc import Mapping
 from dataclasses import dataclass
 
-from kubesafe.filecache import FileIndex
 from kubesafe.guard.access import Access
 from kubesafe.guard.lifts import Lift, LiftBook
-from kubesafe.kubeconfig import Overrides, ResolveError, Target, load_merged, resolve_merged
+from kubesafe.kubeconfig.cache import FileIndex
+from kubesafe.kubeconfig.resolve import Overrides, ResolveError, Target, load_merged, resolve_merged
 from kubesafe.policy import BLOCK, NONE, Policy, Rule, endpoint_rules, load_policy, protection
 from kubesafe.policy_file import policy_path
 

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import pytest
 
-from kubesafe.classify import COMMAND_TABLE, DESTRUCTIVE, READ, WRITE
 from kubesafe.guard.access import PathError, classify_request
+from kubesafe.kubectl.classify import COMMAND_TABLE, DESTRUCTIVE, READ, WRITE
 
 POD = "/api/v1/namespaces/shop/pods/web-0"
 
