@@ -18,6 +18,7 @@ if TYPE_CHECKING:
     from typing import Protocol
 
     from kubesafe.classify import Classification
+    from kubesafe.confirm import Question
     from kubesafe.kubeconfig import Target
     from kubesafe.plan import Plan
     from kubesafe.policy import Protection
@@ -176,7 +177,16 @@ def _approve(
     finally:
         terminal.close()
     _audit(plan, "confirmed" if approved else "declined", f"asked ({plan.level})", extra)
-    return approved, "" if approved else f"not confirmed; {program} was not run"
+    return approved, "" if approved else _not_confirmed(question, program)
+
+
+def _not_confirmed(question: Question, program: str) -> str:
+    if question.level == "typed":
+        return (
+            f"not confirmed: the answer had to be {question.label!r}, typed exactly; "
+            f"{program} was not run"
+        )
+    return f"not confirmed: only y or yes proceeds; {program} was not run"
 
 
 def run(argv: list[str], env: Mapping[str, str] | None = None) -> int:
