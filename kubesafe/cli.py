@@ -51,20 +51,23 @@ def cli() -> None:
 def explain(as_json: bool, for_helm: bool, kubectl_args: tuple[str, ...]) -> None:
     """Show what kubesafe would do with a kubectl (or helm) command, without running it.
 
-    Put the kubectl (or, with --helm, helm) arguments after `--`.
+    Put the kubectl (or, with --helm, helm) arguments after `--`. Exit status 1
+    when kubesafe cannot judge the command: a broken kubeconfig or policy file.
 
     \b
     Examples:
       kubesafe explain --json -- -n shop --context prod rollout restart deploy/web
       kubesafe explain --helm -- --kube-context prod uninstall web
     """
+    from kubesafe.commands.explain import failed
+
     if for_helm:
         from kubesafe.commands.explain import render_helm_json, render_helm_text
         from kubesafe.helm.plan import make_helm_plan
 
         helm_plan = make_helm_plan(list(kubectl_args))
         click.echo(render_helm_json(helm_plan) if as_json else render_helm_text(helm_plan))
-        if helm_plan.resolve_error is not None:
+        if failed(helm_plan):
             sys.exit(1)
         return
     from kubesafe.commands.explain import render_json, render_text
@@ -72,7 +75,7 @@ def explain(as_json: bool, for_helm: bool, kubectl_args: tuple[str, ...]) -> Non
 
     plan = make_plan(list(kubectl_args))
     click.echo(render_json(plan) if as_json else render_text(plan))
-    if plan.resolve_error is not None:
+    if failed(plan):
         sys.exit(1)
 
 

@@ -13,6 +13,8 @@ from collections.abc import Callable, Mapping, Sequence
 from kubesafe.commands.protect import CommandError
 from kubesafe.filecache import FileIndex
 from kubesafe.kubeconfig import Merged, Overrides, ResolveError, load_merged, resolve_merged
+from kubesafe.level_words import levels_words
+from kubesafe.plan import approval_label
 from kubesafe.policy import PRODUCTION_NAMES, endpoint_rules, load_policy, protection
 from kubesafe.switching import Switcher, SwitchError
 
@@ -63,10 +65,8 @@ def protection_notice(
         policy, target, mutating=True, destructive=True, namespaces=namespaces, endpoints=endpoints
     )
     label = write.environment.upper()
-    return (
-        f"{target.context} ({target.namespace}) is {label}: "
-        f"writes need '{write.level}', destructive commands '{destructive.level}'"
-    )
+    levels = levels_words(write.level, destructive.level, approval_label(target, destructive))
+    return f"{target.context} ({target.namespace}) is {label}: {levels}"
 
 
 def _notify_protection(

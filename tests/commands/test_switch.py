@@ -78,7 +78,8 @@ def test_without_integration_the_kubeconfig_changes(
     err = capsys.readouterr().err
     assert 'Switched to context "prod".' in err
     assert "in this terminal" not in err
-    assert "prod (default) is PRODUCTION" in err
+    # In plain words, not the policy file's level names.
+    assert "prod (default) is PRODUCTION: writes ask y/N, deletes need 'prod' typed" in err
     _ctx(files, "-")
     assert _real(files)["current_context"] == "dev"
 
