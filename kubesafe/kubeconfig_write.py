@@ -23,7 +23,7 @@ from kubesafe import atomic_write, yaml_surgery
 from kubesafe.filecache import FileIndex, FileReadError
 from kubesafe.filelock import LockError, WriteLock
 from kubesafe.kubeconfig import candidate_files, home_dir
-from kubesafe.kubeconfig_parse import KubeconfigError, parse_bytes
+from kubesafe.kubeconfig_parse import KubeconfigError, file_problem, parse_bytes
 from kubesafe.yaml_surgery import Document, Edit, Unsupported
 
 TYPE_CHECKING = False
@@ -82,7 +82,7 @@ def _loaded(env: Mapping[str, str], explicit: str | None) -> list[tuple[str, Fil
             try:
                 data = index.read(os.path.abspath(name), "kubeconfig", parse_bytes)
             except (KubeconfigError, FileReadError) as exc:
-                raise KubeconfigWriteError(f"kubeconfig {name}: {exc}") from None
+                raise KubeconfigWriteError(file_problem(name, exc)) from None
             if data is not None:
                 found.append((name, data))
     finally:

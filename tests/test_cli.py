@@ -165,7 +165,7 @@ def test_policy_listing_says_levels_in_plain_words(env: dict[str, str]) -> None:
 @pytest.mark.parametrize(
     ("setup", "message"),
     [
-        ("clusters: [\n", "line 2"),
+        ("clusters: [\n", "line 1: did not find expected node content"),  # as kubectl says
         ("contexts:\n- name: a\n- name: a\n", 'duplicate name "a"'),
     ],
 )

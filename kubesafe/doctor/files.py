@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import re
 import stat
 import tempfile
 from collections.abc import Mapping
@@ -11,7 +12,7 @@ from typing import TYPE_CHECKING
 from kubesafe import paths
 from kubesafe.doctor.check import FAIL, OK, WARN, Check
 from kubesafe.kubeconfig import candidate_files
-from kubesafe.kubeconfig_parse import KubeconfigError, parse_bytes
+from kubesafe.kubeconfig_parse import KubeconfigError, file_problem, parse_bytes
 
 if TYPE_CHECKING:
     from kubesafe.kubeconfig_parse import FileData
@@ -65,13 +66,15 @@ def kubeconfig_file(path: str, listed: bool) -> tuple[Check, FileData | None]:
     try:
         data = parse_bytes(content)
     except KubeconfigError as exc:
+        line = re.match(r"line (\d+): ", str(exc))
+        where = f" at line {line.group(1)}" if line else ""
         return Check(
             "kubeconfig",
             FAIL,
-            f"{path} does not parse: {exc}",
+            file_problem(path, exc),
             subject=path,
             detail=("kubectl refuses every command while a kubeconfig in use is broken",),
-            fix=(f"edit {path} ({exc}); kubectl config view --kubeconfig {path} must work",),
+            fix=(f"edit {path}{where}, then check: kubectl config view --kubeconfig {path}",),
         ), None
     problem = _directory_problem(path)
     if problem is not None:

@@ -50,8 +50,11 @@ def test_broken_kubeconfig_fails_with_the_line(tmp_path: Path) -> None:
     path = _private(tmp_path / "config", "apiVersion: v1\ncontexts:\n  - name: a\n   bad: [\n")
     check, data = files.kubeconfig_file(str(path), listed=True)
     assert check.status == FAIL and data is None
-    assert "does not parse" in check.summary and "line " in check.summary
-    assert check.fix and check.fix[0].startswith(f"edit {path} (line ")
+    # The very wording of the shim's refusal, with the line kubectl reports (go-yaml: 3).
+    assert check.summary == f"kubeconfig {path}: line 3: did not find expected '-' indicator"
+    assert check.fix == (
+        f"edit {path} at line 3, then check: kubectl config view --kubeconfig {path}",
+    )
 
 
 def test_kubeconfig_type_error_is_reported(tmp_path: Path) -> None:
