@@ -80,6 +80,12 @@ def _notify_protection(
     _say(_paint(f"⚠ {notice}", "1;31" if red else "1;33", enabled))
 
 
+def _warn_missing_files(switcher: Switcher) -> None:
+    """Name the kubeconfig files that do not exist (kubectx's warning, with the file)."""
+    for path in switcher.missing_files():
+        _say(f"warning: kubeconfig file not found: {path}")
+
+
 def _scope(switcher: Switcher, global_: bool) -> str:
     if switcher.per_terminal and not global_:
         return " in this terminal"
@@ -221,6 +227,8 @@ def _ctx(
         raise SwitchError("give one context name (or NEW=OLD to rename)")
     if not args:
         names = switcher.contexts()
+        if not names:
+            _warn_missing_files(switcher)
         here = switcher.current_context()
         if _interactive(env):
             chosen = _pick(names, here, "context", env)
@@ -243,7 +251,12 @@ def _ctx(
         switcher.rename_context(old, new)
         _say(f'Context "{old}" renamed to "{new}".')
         return None
-    return _switch_context(switcher, argument, global_)
+    try:
+        return _switch_context(switcher, argument, global_)
+    except SwitchError:
+        # An unknown context may well be in a file KUBECONFIG names but that is not there.
+        _warn_missing_files(switcher)
+        raise
 
 
 def _switch_context(switcher: Switcher, name: str, global_: bool) -> str | None:
@@ -288,6 +301,7 @@ def _ns(
         raise SwitchError("give one namespace name")
     context = switcher.current_context()
     if not context:
+        _warn_missing_files(switcher)
         raise SwitchError("current-context is not set; pick a context first (kubesafe ctx)")
     here = switcher.namespace_of(context)
     if current:
