@@ -33,7 +33,28 @@ def _complete_versions(
     return [click.shell_completion.CompletionItem(n) for n in version_names(incomplete)]
 
 
-@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+class Group(click.Group):
+    """A group whose command list shows each first sentence whole.
+
+    click cuts a description that does not fit the terminal after a word and
+    adds "..."; a description that wraps onto a second line reads better.
+    """
+
+    def format_commands(self, ctx: click.Context, formatter: click.HelpFormatter) -> None:
+        rows = []
+        for name in self.list_commands(ctx):
+            command = self.get_command(ctx, name)
+            if command is not None and not command.hidden:
+                rows.append((name, command.get_short_help_str(limit=_WHOLE)))
+        if rows:
+            with formatter.section("Commands"):
+                formatter.write_dl(rows)
+
+
+_WHOLE = 10_000  # longer than any first sentence
+
+
+@click.group(cls=Group, context_settings={"help_option_names": ["-h", "--help"]})
 @click.version_option(__version__, "--version", prog_name="kubesafe")
 def cli() -> None:
     """Run kubectl against the cluster you meant, with the kubectl that matches it.
@@ -85,7 +106,7 @@ def explain(as_json: bool, for_helm: bool, kubectl_args: tuple[str, ...]) -> Non
 )
 @click.argument("kubectl_args", nargs=-1, type=click.UNPROCESSED)
 def kubectl(kubectl_args: tuple[str, ...]) -> None:
-    """Run kubectl through kubesafe's checks (what the `kubectl` alias calls).
+    """Run kubectl through kubesafe's checks (what the shell's `kubectl` function calls).
 
     \b
     Example:
@@ -102,7 +123,7 @@ def kubectl(kubectl_args: tuple[str, ...]) -> None:
 )
 @click.argument("helm_args", nargs=-1, type=click.UNPROCESSED)
 def helm(helm_args: tuple[str, ...]) -> None:
-    """Run helm through kubesafe's checks (what the `helm` alias calls).
+    """Run helm through kubesafe's checks (what the shell's `helm` function calls).
 
     \b
     Example:
@@ -207,7 +228,7 @@ def policy() -> None:
     _run_command(lambda: render_policy(os.environ))
 
 
-@cli.group(invoke_without_command=True)
+@cli.group(cls=Group, invoke_without_command=True)
 @click.pass_context
 def versions(ctx: click.Context) -> None:
     """List kubectl binaries (downloaded and on PATH) and the contexts using each.

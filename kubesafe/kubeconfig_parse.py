@@ -197,7 +197,7 @@ def yaml_problem(exc: Any, content: bytes) -> str:
     """
     import yaml
 
-    problem = exc.problem or exc.context or "invalid YAML"
+    problem: str = exc.problem or exc.context or "invalid YAML"
     if isinstance(exc, yaml.composer.ComposerError) and problem.startswith("found undefined alias"):
         return f"unknown anchor '{_alias_at(exc.problem_mark, content)}' referenced"
     problem_line = exc.problem_mark.line if exc.problem_mark is not None else 0
@@ -213,7 +213,7 @@ def yaml_problem(exc: Any, content: bytes) -> str:
 def _alias_at(mark: Any, content: bytes) -> str:
     """The anchor name of the ``*alias`` at ``mark``."""
     try:
-        text = content.decode("utf-8-sig").splitlines()[mark.line][mark.column :]
+        text: str = content.decode("utf-8-sig").splitlines()[mark.line][mark.column :]
     except (UnicodeDecodeError, IndexError, AttributeError):
         return ""
     name = text.removeprefix("*")
