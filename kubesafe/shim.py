@@ -162,6 +162,7 @@ def _approve(
         namespace=target.namespace,
         argv=plan.argv,
         category=plan.classification.category,
+        reason=plan.classification.reason,
         level=plan.level,
         label=label,
         alternatives=tuple(

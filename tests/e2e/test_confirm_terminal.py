@@ -88,6 +88,7 @@ def test_no_runs_nothing(setup: dict[str, str], apiserver: FakeAPIServer) -> Non
 def test_typed_name_wrong_then_right(setup: dict[str, str], apiserver: FakeAPIServer) -> None:
     apiserver.clear()
     child = _spawn(setup, f"{KUBESAFE} kubectl delete pod web-1")
+    child.expect(r"class\s+destructive \(deletes objects\)")
     child.expect("Type prod to proceed: ")
     child.sendline("y")
     # Says what had to be typed, not just "not confirmed".
