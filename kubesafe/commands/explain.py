@@ -108,7 +108,8 @@ def render_helm_text(plan: HelmPlan) -> str:
     if data["chart"] is not None:
         details.append(f"chart:       {data['chart']}")
     lines = _target_lines(plan, data, "helm", details)
-    lines.append(f"helm:        {data['helm'] or '(none)'}  ({data['helm_reason']})")
+    # "binary: why" rather than brackets: reasons have brackets of their own.
+    lines.append(f"helm:        {data['helm'] or '(none)'}: {data['helm_reason']}")
     return "\n".join(lines)
 
 
@@ -205,5 +206,5 @@ def _kubectl_lines(data: dict[str, Any]) -> list[str]:
         if data["server_version_stale"]:
             server_version += " (kubesafe kubectl asks the server first; the choice may change)"
         lines.append(f"version:     server {server_version}")
-    lines.append(f"kubectl:     {kubectl}  ({data['kubectl_reason']})")
+    lines.append(f"kubectl:     {kubectl}: {data['kubectl_reason']}")
     return lines
