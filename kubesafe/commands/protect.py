@@ -182,13 +182,14 @@ def rule_reports(env: Mapping[str, str]) -> tuple[list[RuleReport], Policy]:
 
 
 def render_policy(env: Mapping[str, str]) -> str:
-    reports, policy = rule_reports(env)
-    if policy.error:
+    broken = load_policy(env, FileIndex()).error
+    if broken:
         # Nothing in the file counts while it is broken: no rule listing, one message.
         raise CommandError(
-            f"{policy.error}. While it is broken, kubesafe refuses every write "
+            f"{broken}. While it is broken, kubesafe refuses every write "
             "(reads still work); fix it, then run kubesafe policy again"
         )
+    reports, policy = rule_reports(env)
     lines = [f"policy file: {policy.path}" + ("" if os.path.exists(policy.path) else " (none yet)")]
     if not reports:
         lines.append("No rules: nothing is protected. Try: kubesafe protect prod")
