@@ -33,7 +33,28 @@ def _complete_versions(
     return [click.shell_completion.CompletionItem(n) for n in version_names(incomplete)]
 
 
-@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+class Group(click.Group):
+    """A group whose command list shows each first sentence whole.
+
+    click cuts a description that does not fit the terminal after a word and
+    adds "..."; a description that wraps onto a second line reads better.
+    """
+
+    def format_commands(self, ctx: click.Context, formatter: click.HelpFormatter) -> None:
+        rows = []
+        for name in self.list_commands(ctx):
+            command = self.get_command(ctx, name)
+            if command is not None and not command.hidden:
+                rows.append((name, command.get_short_help_str(limit=_WHOLE)))
+        if rows:
+            with formatter.section("Commands"):
+                formatter.write_dl(rows)
+
+
+_WHOLE = 10_000  # longer than any first sentence
+
+
+@click.group(cls=Group, context_settings={"help_option_names": ["-h", "--help"]})
 @click.version_option(__version__, "--version", prog_name="kubesafe")
 def cli() -> None:
     """Run kubectl against the cluster you meant, with the kubectl that matches it.
@@ -59,7 +80,8 @@ def explain(
 ) -> None:
     """Show what kubesafe would do with a kubectl (or helm) command, without running it.
 
-    Put the kubectl (or, with --helm, helm) arguments after `--`.
+    Put the kubectl (or, with --helm, helm) arguments after `--`. Exit status 1
+    when kubesafe cannot judge the command: a broken kubeconfig or policy file.
 
     \b
     Examples:
@@ -67,13 +89,15 @@ def explain(
       kubesafe explain --helm -- --kube-context prod uninstall web
       kubesafe explain --preview -- --context prod delete ns shop
     """
+    from kubesafe.commands.explain import failed
+
     if for_helm:
         from kubesafe.commands.explain import render_helm_json, render_helm_text
         from kubesafe.helm.plan import make_helm_plan
 
         helm_plan = make_helm_plan(list(kubectl_args))
         click.echo(render_helm_json(helm_plan) if as_json else render_helm_text(helm_plan))
-        if helm_plan.resolve_error is not None:
+        if failed(helm_plan):
             sys.exit(1)
         return
     from kubesafe.commands.explain import render_json, render_text
@@ -86,7 +110,7 @@ def explain(
         click.echo(explain_preview(plan, as_json))
     else:
         click.echo(render_json(plan) if as_json else render_text(plan))
-    if plan.resolve_error is not None:
+    if failed(plan):
         sys.exit(1)
 
 
@@ -96,7 +120,7 @@ def explain(
 )
 @click.argument("kubectl_args", nargs=-1, type=click.UNPROCESSED)
 def kubectl(kubectl_args: tuple[str, ...]) -> None:
-    """Run kubectl through kubesafe's checks (what the `kubectl` alias calls).
+    """Run kubectl through kubesafe's checks (what the shell's `kubectl` function calls).
 
     \b
     Example:
@@ -113,7 +137,7 @@ def kubectl(kubectl_args: tuple[str, ...]) -> None:
 )
 @click.argument("helm_args", nargs=-1, type=click.UNPROCESSED)
 def helm(helm_args: tuple[str, ...]) -> None:
-    """Run helm through kubesafe's checks (what the `helm` alias calls).
+    """Run helm through kubesafe's checks (what the shell's `helm` function calls).
 
     \b
     Example:
@@ -218,7 +242,7 @@ def policy() -> None:
     _run_command(lambda: render_policy(os.environ))
 
 
-@cli.group(invoke_without_command=True)
+@cli.group(cls=Group, invoke_without_command=True)
 @click.pass_context
 def versions(ctx: click.Context) -> None:
     """List kubectl binaries (downloaded and on PATH) and the contexts using each.

@@ -103,6 +103,7 @@ class Question:
     alternatives: tuple[str, ...] = ()
     program: str = "kubectl"
     details: tuple[tuple[str, str], ...] = ()  # extra rows, e.g. helm's release and chart
+    reason: str = ""  # what the command does, in words: "deletes objects"
 
 
 def banner(question: Question, env: Mapping[str, str]) -> str:
@@ -114,7 +115,10 @@ def banner(question: Question, env: Mapping[str, str]) -> str:
         ("namespace", question.namespace),
         *question.details,
         ("command", f"{question.program} " + shlex.join(question.argv)),
-        ("class", question.category),
+        (
+            "class",
+            f"{question.category} ({question.reason})" if question.reason else question.category,
+        ),
     ]
     lines = [paint(f"=== kubesafe: {title}target ===", question.environment, env)]
     lines += [f"  {name:<12}{value}" for name, value in rows]

@@ -372,6 +372,12 @@ def rule_fields(
     return fields
 
 
+def read_rules(path: str) -> tuple[RuleTuple, ...]:
+    """The rules in the file as it is now (none when it does not exist); PolicyError if broken."""
+    rules: tuple[RuleTuple, ...] = parse_policy(_read_text(path).encode())["rules"]
+    return rules
+
+
 def add_rule(path: str, fields: dict[str, Any]) -> None:
     """Append a rule to the file's ``rules:`` list, keeping everything else as written."""
     text = _read_text(path)

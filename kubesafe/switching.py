@@ -85,6 +85,15 @@ class Switcher:
                 raise SwitchError(str(exc)) from None
         return self._merged[global_view]
 
+    def missing_files(self) -> list[str]:
+        """KUBECONFIG entries (or the default file) that do not exist.
+
+        kubectl skips them without a word; they are worth naming only when
+        nothing else explains an empty list or an unknown context.
+        """
+        paths, _ = candidate_files("", self.global_env)
+        return [path for path in paths if not os.path.exists(path)]
+
     def contexts(self) -> list[str]:
         return sorted(self.merged().contexts)
 

@@ -61,7 +61,7 @@ def test_protect_with_no_options_uses_production_defaults(
 ) -> None:
     result = run(env, "protect", "prod")
     assert result.returncode == 0, result.stderr
-    assert "writes confirm, destructive commands typed" in result.stdout
+    assert "as production: writes ask y/N, deletes need 'prod' typed" in result.stdout
     path = isolated_home / ".config" / "kubesafe" / "config.yaml"
     assert path.exists()
     write_report = explain(env, "--context", "prod", "label", "pod", "x", "a=b")
@@ -118,16 +118,54 @@ def test_broken_policy_file_is_reported_with_its_line(
     )
     report = explain(env, "--context", "dev", "delete", "pod", "x")
     assert report["decision"] == "block" and "line 3" in str(report["policy_error"])
+    # Nothing is known to be unprotected while the policy cannot be read.
+    assert report["protected"] is None
     listing = run(env, "policy")
-    assert "ERROR" in listing.stdout and "line 3" in listing.stdout
+    # One message, on stderr, and a failure: not "refuses every write" next to "nothing is
+    # protected".
+    assert listing.returncode == 1 and listing.stdout == ""
+    assert listing.stderr.count("\n") == 1 and "line 3" in listing.stderr
+    assert "refuses every write" in listing.stderr
+    assert "nothing is protected" not in listing.stderr
     added = run(env, "protect", "other")
     assert added.returncode == 1 and "fix it before adding rules" in added.stderr
+
+
+def test_protect_twice_changes_nothing_the_second_time(
+    env: dict[str, str], isolated_home: Path
+) -> None:
+    path = isolated_home / ".config" / "kubesafe" / "config.yaml"
+    assert run(env, "protect", "prod").returncode == 0
+    before = path.read_text()
+    again = run(env, "protect", "prod")
+    assert again.returncode == 0
+    assert again.stdout.startswith("Already protected: context 'prod'")
+    assert "nothing changed" in again.stdout and "config.yaml:2" in again.stdout
+    # The default environment spelled out is the same rule.
+    assert run(env, "protect", "prod", "--env", "production").stdout.startswith("Already")
+    assert path.read_text() == before
+    stricter = run(env, "protect", "prod", "--level", "block")
+    assert stricter.stdout.startswith("Protected context 'prod' as production: writes and")
+    assert "Other rules for 'prod' (line 2) apply too; the strictest level wins" in stricter.stdout
+    assert "Removed 2 rules" in run(env, "unprotect", "prod").stdout
+
+
+def test_policy_listing_says_levels_in_plain_words(env: dict[str, str]) -> None:
+    run(env, "protect", "prod")
+    run(env, "protect", "d*", "--env", "staging")
+    listing = run(env, "policy")
+    assert listing.returncode == 0
+    assert "- context 'prod': production, writes ask y/N, deletes need 'prod' typed" in (
+        listing.stdout
+    )
+    assert "- context 'd*': staging, writes go ahead unasked, deletes ask y/N" in listing.stdout
+    assert "'confirm'" not in listing.stdout and "typed)" not in listing.stdout
 
 
 @pytest.mark.parametrize(
     ("setup", "message"),
     [
-        ("clusters: [\n", "line 2"),
+        ("clusters: [\n", "line 1: did not find expected node content"),  # as kubectl says
         ("contexts:\n- name: a\n- name: a\n", 'duplicate name "a"'),
     ],
 )
@@ -165,9 +203,49 @@ def test_explain_human_output(env: dict[str, str]) -> None:
         "deploy/x",
     )
     assert result.returncode == 0
-    assert "kubectl rollout restart  [write" in result.stdout
+    lines = result.stdout.splitlines()
+    # The command as typed, object included; the class on its own line.
+    assert lines[0] == "command:     kubectl -n kube-system --context prod rollout restart deploy/x"
+    assert lines[1].startswith("class:       write (")
     assert "namespace:   kube-system  (from --namespace)" in result.stdout
     assert "server:      https://api.prod.example:6443  (from cluster)" in result.stdout
+
+
+def _nested(text: str) -> bool:
+    depth = 0
+    for char in text:
+        depth += char in "(["
+        depth -= char in ")]"
+        if depth > 1:
+            return True
+    return False
+
+
+def test_explain_text_has_no_nested_brackets_and_says_what_to_type(env: dict[str, str]) -> None:
+    run(env, "protect", "prod")
+    result = run(env, "explain", "--", "--context", "prod", "delete", "pod", "web-0")
+    assert result.returncode == 0
+    assert "command:     kubectl --context prod delete pod web-0" in result.stdout
+    assert "decision:    confirm: asks for 'prod' to be typed on the terminal" in result.stdout
+    assert "rule:        " in result.stdout
+    assert not any(_nested(line) for line in result.stdout.splitlines()), result.stdout
+
+
+def test_explain_broken_policy_is_unknown_protection_and_fails_like_a_broken_kubeconfig(
+    env: dict[str, str], isolated_home: Path
+) -> None:
+    write(isolated_home / ".config" / "kubesafe" / "config.yaml", "rules: [\n")
+    for argv in (["delete", "pod", "x"], ["get", "pods"]):
+        result = run(env, "explain", "--", *argv)
+        assert "protected:   unknown: the policy file is broken" in result.stdout
+        assert "protected:   no" not in result.stdout
+        assert "policy:      policy file " in result.stdout
+        policy_status = result.returncode
+        write(Path(env["KUBECONFIG"]), "clusters: [\n")
+        assert run(env, "explain", "--", *argv).returncode == policy_status == 1
+        write(Path(env["KUBECONFIG"]), "{}\n")
+    helm = run(env, "explain", "--helm", "--", "uninstall", "web")
+    assert helm.returncode == 1 and "protected:   unknown" in helm.stdout
 
 
 def test_every_command_has_an_example_in_its_help(env: dict[str, str]) -> None:

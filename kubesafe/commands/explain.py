@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 import json
+import shlex
 from typing import Any
 
 from kubesafe.helm.plan import HelmPlan
+from kubesafe.kubectl.classify import LOCAL
 from kubesafe.kubectl.plan import Plan
 
 
@@ -53,12 +55,18 @@ def _target_json(plan: Plan | HelmPlan) -> dict[str, Any]:
         "category": plan.classification.category,
         "reason": plan.classification.reason,
         "mutating": plan.classification.mutating,
-        "protected": plan.protection.protected,
+        # None when kubesafe cannot know: the target cannot be resolved or the policy is broken.
+        "protected": None if _unknown(plan) else plan.protection.protected,
         "environment": plan.protection.environment,
         "level": plan.level,
         "decision": plan.decision,
         "decision_reason": plan.decision_reason,
     }
+
+
+def _unknown(plan: Plan | HelmPlan) -> bool:
+    contacts_cluster = plan.classification.category != LOCAL
+    return contacts_cluster and (plan.resolve_error is not None or plan.policy_error is not None)
 
 
 def _finish_json(plan: Plan | HelmPlan, result: dict[str, Any]) -> dict[str, Any]:
@@ -94,23 +102,35 @@ def render_helm_json(plan: HelmPlan) -> str:
 
 def render_helm_text(plan: HelmPlan) -> str:
     data = helm_plan_to_json(plan)
-    lines = _target_lines(data, "helm")
+    details = []
     if data["release"] is not None:
-        lines.insert(1, f"release:     {data['release']}")
+        details.append(f"release:     {data['release']}")
     if data["chart"] is not None:
-        lines.insert(2 if data["release"] is not None else 1, f"chart:       {data['chart']}")
-    lines.append(f"helm:        {data['helm'] or '(none)'}  ({data['helm_reason']})")
+        details.append(f"chart:       {data['chart']}")
+    lines = _target_lines(plan, data, "helm", details)
+    # "binary: why" rather than brackets: reasons have brackets of their own.
+    lines.append(f"helm:        {data['helm'] or '(none)'}: {data['helm_reason']}")
     return "\n".join(lines)
 
 
 def render_text(plan: Plan) -> str:
     data = plan_to_json(plan)
-    return "\n".join(_target_lines(data, "kubectl") + _kubectl_lines(data))
+    return "\n".join(_target_lines(plan, data, "kubectl") + _kubectl_lines(data))
 
 
-def _target_lines(data: dict[str, Any], program: str) -> list[str]:
-    command = " ".join(data["command"]) or "(none)"
-    lines = [f"command:     {program} {command}  [{data['category']}: {data['reason']}]"]
+def failed(plan: Plan | HelmPlan) -> bool:
+    """explain exits 1 when kubesafe cannot judge: a broken kubeconfig or policy file."""
+    return plan.resolve_error is not None or plan.policy_error is not None
+
+
+def _target_lines(
+    plan: Plan | HelmPlan, data: dict[str, Any], program: str, details: list[str] | None = None
+) -> list[str]:
+    lines = [
+        f"command:     {shlex.join([program, *plan.argv])}",
+        f"class:       {data['category']} ({data['reason']})",
+        *(details or []),
+    ]
     if "error" in data:
         lines.append(f"target:      cannot be resolved: {data['error']}")
     elif data["context"] is None:
@@ -129,12 +149,48 @@ def _target_lines(data: dict[str, Any], program: str) -> list[str]:
             f"  or, if an unknown flag reads differently: context {alternative['context']!r}, "
             f"server {alternative['server']}, namespace {alternative['namespace']}"
         )
-    environment = data["environment"] or "(none)"
-    lines.append(
-        f"protected:   {'yes' if data['protected'] else 'no'}  (environment: {environment})"
-    )
-    lines.append(f"decision:    {data['decision']}  ({data['decision_reason']})")
+    if "policy_error" in data:
+        lines.append(f"policy:      {data['policy_error']}")
+    if data["protected"] is None:
+        why = "the target cannot be resolved" if "error" in data else "the policy file is broken"
+        lines.append(f"protected:   unknown: {why}")
+    elif data["category"] != LOCAL:
+        environment = f" ({data['environment']})" if data["environment"] else ""
+        lines.append(f"protected:   {'yes' if data['protected'] else 'no'}{environment}")
+    lines.append(f"decision:    {data['decision']}: {_decision_words(plan, data)}")
+    deciding = plan.protection.deciding
+    if plan.overridable and deciding is not None:
+        lines.append(f"rule:        {deciding.source}")
     return lines
+
+
+def _decision_words(plan: Plan | HelmPlan, data: dict[str, Any]) -> str:
+    """Why, in plain words (the same order of reasons as ``plan._decide``)."""
+    if not data["mutating"]:
+        return "no cluster is contacted" if data["category"] == LOCAL else "reads never ask"
+    if "error" in data:
+        return "kubesafe cannot tell where this write goes; refused, with no override"
+    if "policy_error" in data:
+        return "every write is refused until the policy file is fixed; no override"
+    if not plan.overridable and data["decision"] != "allow":
+        return str(data["decision_reason"])
+    label = data.get("confirm_with", "")
+    override = (
+        f"; without a terminal only KUBESAFE_CONFIRM={label} lets it through"
+        if len(plan.targets) == 1
+        else "; without a terminal it is refused (the target is uncertain)"
+    )
+    if data["decision"] == "allow":
+        if data["protected"]:
+            return f"{data['environment']} lets this command through unasked"
+        return "the target is not protected"
+    if data["decision"] == "block":
+        if len(plan.targets) == 1:
+            return f"refused; only KUBESAFE_CONFIRM={label} lets it through"
+        return "refused (the target is uncertain, so KUBESAFE_CONFIRM cannot help)"
+    if data["level"] == "typed":
+        return f"asks for {label!r} to be typed on the terminal{override}"
+    return f"asks y/N on the terminal{override}"
 
 
 def _kubectl_lines(data: dict[str, Any]) -> list[str]:
@@ -150,5 +206,5 @@ def _kubectl_lines(data: dict[str, Any]) -> list[str]:
         if data["server_version_stale"]:
             server_version += " (kubesafe kubectl asks the server first; the choice may change)"
         lines.append(f"version:     server {server_version}")
-    lines.append(f"kubectl:     {kubectl}  ({data['kubectl_reason']})")
+    lines.append(f"kubectl:     {kubectl}: {data['kubectl_reason']}")
     return lines

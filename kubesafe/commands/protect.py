@@ -16,6 +16,7 @@ from kubesafe.kubeconfig.resolve import (
     load_merged,
     resolve_merged,
 )
+from kubesafe.level_words import levels_words
 from kubesafe.policy import (
     DEFAULT_ENVIRONMENT,
     Policy,
@@ -26,7 +27,15 @@ from kubesafe.policy import (
     protection,
     rule_levels,
 )
-from kubesafe.policy_file import PolicyError, add_rule, policy_path, remove_rules, rule_fields
+from kubesafe.policy_file import (
+    PolicyError,
+    RuleTuple,
+    add_rule,
+    policy_path,
+    read_rules,
+    remove_rules,
+    rule_fields,
+)
 
 
 @dataclass(frozen=True)
@@ -35,6 +44,33 @@ class RuleReport:
     write_level: str
     destructive_level: str
     contexts: tuple[str, ...]
+
+
+def _typed_name(kind: str, pattern: str) -> str:
+    """The name a typed confirmation wants, when the pattern names one context."""
+    return pattern if kind == "context" and not any(c in pattern for c in "*?[") else ""
+
+
+def _same_rule(
+    rules: tuple[RuleTuple, ...], wanted: Rule
+) -> tuple[RuleTuple | None, list[RuleTuple]]:
+    """The rule in the file identical to ``wanted``, and the others on the same pattern."""
+    same = None
+    others = []
+    for rule in rules:
+        kind, pattern, environment, level, namespaces = rule[:5]
+        if (kind, pattern) != (wanted.kind, wanted.pattern):
+            continue
+        identical = (
+            (environment or DEFAULT_ENVIRONMENT) == wanted.environment
+            and level == wanted.level
+            and set(namespaces) == set(wanted.namespaces)
+        )
+        if identical and same is None:
+            same = rule
+        else:
+            others.append(rule)
+    return same, others
 
 
 def protect(
@@ -47,22 +83,36 @@ def protect(
     namespaces: tuple[str, ...],
     env: Mapping[str, str],
 ) -> str:
+    """Add a rule, unless the very same rule is already there (then nothing changes)."""
     kind = "server" if server else ("context-regex" if regex else "context")
     path = policy_path(env)
+    rule = Rule(kind, pattern, environment or DEFAULT_ENVIRONMENT, level, namespaces, path)
     try:
-        add_rule(path, rule_fields(kind, pattern, environment, level, namespaces))
+        same, others = _same_rule(read_rules(path), rule)
+        if same is None:
+            add_rule(path, rule_fields(kind, pattern, environment, level, namespaces))
     except PolicyError as exc:
         raise CommandError(f"policy file {path}: {exc}; fix it before adding rules") from None
     except OSError as exc:
         raise CommandError(f"cannot write {path}: {exc.strerror or exc}") from None
     policy = load_policy(env, FileIndex())
-    rule = Rule(kind, pattern, environment or DEFAULT_ENVIRONMENT, level, namespaces, path)
     write, destructive = rule_levels(policy, rule)
     scope = f" in namespaces {', '.join(namespaces)}" if namespaces else ""
-    return (
-        f"Protected {kind} {pattern!r}{scope} as {rule.environment}: "
-        f"writes {write}, destructive commands {destructive} (rule in {path})"
-    )
+    what = f"{kind} {pattern!r}{scope}"
+    levels = levels_words(write, destructive, _typed_name(kind, pattern))
+    if same is not None:
+        message = (
+            f"Already protected: {what} as {rule.environment}, {levels} "
+            f"(rule at {path}:{same[5]}); nothing changed"
+        )
+    else:
+        message = f"Protected {what} as {rule.environment}: {levels} (rule in {path})"
+    if others:
+        lines = ", ".join(str(other[5]) for other in others)
+        message += (
+            f". Other rules for {pattern!r} (line {lines}) apply too; the strictest level wins"
+        )
+    return message
 
 
 def unprotect(pattern: str, env: Mapping[str, str]) -> str:
@@ -132,20 +182,24 @@ def rule_reports(env: Mapping[str, str]) -> tuple[list[RuleReport], Policy]:
 
 
 def render_policy(env: Mapping[str, str]) -> str:
+    broken = load_policy(env, FileIndex()).error
+    if broken:
+        # Nothing in the file counts while it is broken: no rule listing, one message.
+        raise CommandError(
+            f"{broken}. While it is broken, kubesafe refuses every write "
+            "(reads still work); fix it, then run kubesafe policy again"
+        )
     reports, policy = rule_reports(env)
     lines = [f"policy file: {policy.path}" + ("" if os.path.exists(policy.path) else " (none yet)")]
-    if policy.error:
-        lines.append(f"ERROR: {policy.error}")
-        lines.append("While it is broken, kubesafe refuses every write (reads still work).")
     if not reports:
         lines.append("No rules: nothing is protected. Try: kubesafe protect prod")
     for report in reports:
         rule = report.rule
         scope = f" namespaces {', '.join(rule.namespaces)}" if rule.namespaces else ""
-        lines.append(
-            f"- {rule.kind} {rule.pattern!r}{scope}: {rule.environment} "
-            f"(writes {report.write_level}, destructive {report.destructive_level})"
+        levels = levels_words(
+            report.write_level, report.destructive_level, _typed_name(rule.kind, rule.pattern)
         )
+        lines.append(f"- {rule.kind} {rule.pattern!r}{scope}: {rule.environment}, {levels}")
         lines.append(f"    from:     {rule.source}")
         matched = (
             ", ".join(report.contexts) if report.contexts else "(no context in the kubeconfig)"

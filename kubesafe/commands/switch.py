@@ -13,6 +13,8 @@ from collections.abc import Callable, Mapping, Sequence
 from kubesafe.commands.protect import CommandError
 from kubesafe.kubeconfig.cache import FileIndex
 from kubesafe.kubeconfig.resolve import Merged, Overrides, ResolveError, load_merged, resolve_merged
+from kubesafe.kubectl.plan import approval_label
+from kubesafe.level_words import levels_words
 from kubesafe.policy import PRODUCTION_NAMES, endpoint_rules, load_policy, protection
 from kubesafe.switching import Switcher, SwitchError
 
@@ -63,10 +65,8 @@ def protection_notice(
         policy, target, mutating=True, destructive=True, namespaces=namespaces, endpoints=endpoints
     )
     label = write.environment.upper()
-    return (
-        f"{target.context} ({target.namespace}) is {label}: "
-        f"writes need '{write.level}', destructive commands '{destructive.level}'"
-    )
+    levels = levels_words(write.level, destructive.level, approval_label(target, destructive))
+    return f"{target.context} ({target.namespace}) is {label}: {levels}"
 
 
 def _notify_protection(
@@ -78,6 +78,12 @@ def _notify_protection(
     enabled = _color(env, sys.stderr.isatty())
     red = any(name.upper() in notice for name in PRODUCTION_NAMES)
     _say(_paint(f"⚠ {notice}", "1;31" if red else "1;33", enabled))
+
+
+def _warn_missing_files(switcher: Switcher) -> None:
+    """Name the kubeconfig files that do not exist (kubectx's warning, with the file)."""
+    for path in switcher.missing_files():
+        _say(f"warning: kubeconfig file not found: {path}")
 
 
 def _scope(switcher: Switcher, global_: bool) -> str:
@@ -221,6 +227,8 @@ def _ctx(
         raise SwitchError("give one context name (or NEW=OLD to rename)")
     if not args:
         names = switcher.contexts()
+        if not names:
+            _warn_missing_files(switcher)
         here = switcher.current_context()
         if _interactive(env):
             chosen = _pick(names, here, "context", env)
@@ -243,7 +251,12 @@ def _ctx(
         switcher.rename_context(old, new)
         _say(f'Context "{old}" renamed to "{new}".')
         return None
-    return _switch_context(switcher, argument, global_)
+    try:
+        return _switch_context(switcher, argument, global_)
+    except SwitchError:
+        # An unknown context may well be in a file KUBECONFIG names but that is not there.
+        _warn_missing_files(switcher)
+        raise
 
 
 def _switch_context(switcher: Switcher, name: str, global_: bool) -> str | None:
@@ -288,6 +301,7 @@ def _ns(
         raise SwitchError("give one namespace name")
     context = switcher.current_context()
     if not context:
+        _warn_missing_files(switcher)
         raise SwitchError("current-context is not set; pick a context first (kubesafe ctx)")
     here = switcher.namespace_of(context)
     if current:

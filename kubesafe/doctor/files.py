@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import re
 import stat
 import tempfile
 from collections.abc import Mapping
@@ -10,8 +11,9 @@ from typing import TYPE_CHECKING
 
 from kubesafe import paths
 from kubesafe.doctor.check import FAIL, OK, WARN, Check
-from kubesafe.kubeconfig.parse import KubeconfigError, parse_bytes
+from kubesafe.kubeconfig.parse import KubeconfigError, file_problem, parse_bytes
 from kubesafe.kubeconfig.resolve import candidate_files
+from kubesafe.shell.names import SHELL_KUBECONFIG_VARIABLE
 
 if TYPE_CHECKING:
     from kubesafe.kubeconfig.parse import FileData
@@ -40,8 +42,12 @@ def _directory_problem(path: str) -> Check | None:
     return None
 
 
-def kubeconfig_file(path: str, listed: bool) -> tuple[Check, FileData | None]:
-    """One kubeconfig file: present, parses, private, in a safe directory."""
+def kubeconfig_file(path: str, listed: bool, own: bool = False) -> tuple[Check, FileData | None]:
+    """One kubeconfig file: present, parses, private, in a safe directory.
+
+    ``own``: the terminal's own file, which holds only this terminal's choice of
+    context (no clusters or users of its own, so "0 contexts" would mislead).
+    """
     try:
         st = os.stat(path)
         with open(path, "rb") as handle:
@@ -65,13 +71,15 @@ def kubeconfig_file(path: str, listed: bool) -> tuple[Check, FileData | None]:
     try:
         data = parse_bytes(content)
     except KubeconfigError as exc:
+        line = re.match(r"line (\d+): ", str(exc))
+        where = f" at line {line.group(1)}" if line else ""
         return Check(
             "kubeconfig",
             FAIL,
-            f"{path} does not parse: {exc}",
+            file_problem(path, exc),
             subject=path,
             detail=("kubectl refuses every command while a kubeconfig in use is broken",),
-            fix=(f"edit {path} ({exc}); kubectl config view --kubeconfig {path} must work",),
+            fix=(f"edit {path}{where}, then check: kubectl config view --kubeconfig {path}",),
         ), None
     problem = _directory_problem(path)
     if problem is not None:
@@ -93,6 +101,15 @@ def kubeconfig_file(path: str, listed: bool) -> tuple[Check, FileData | None]:
             subject=path,
             fix=(f'sudo chown "$(id -un)" {path}',),
         ), data
+    if own:
+        chosen = data["current_context"]
+        choice = f"current context {chosen!r}" if chosen else "no context chosen here yet"
+        return Check(
+            "kubeconfig",
+            OK,
+            f"{path} is this terminal's own kubeconfig ({choice}), mode {_mode(st)}",
+            subject=path,
+        ), data
     contexts = len(data["contexts"])
     return Check(
         "kubeconfig",
@@ -108,14 +125,18 @@ def kubeconfig_files(
     """Checks, the files that parse, and whether one that kubectl needs is unusable."""
     paths_, _ = candidate_files("", env)
     listed = bool(env.get("KUBECONFIG"))
+    own = env.get(SHELL_KUBECONFIG_VARIABLE, "")
     checks: list[Check] = []
     loaded: list[tuple[str, FileData]] = []
     broken = False
     for path in paths_:
-        check, data = kubeconfig_file(os.path.abspath(path), listed)
+        absolute = os.path.abspath(path)
+        check, data = kubeconfig_file(
+            absolute, listed, own=bool(own) and absolute == os.path.abspath(own)
+        )
         checks.append(check)
         if data is not None:
-            loaded.append((os.path.abspath(path), data))
+            loaded.append((absolute, data))
         elif check.status == FAIL:
             broken = True
     return checks, loaded, broken
@@ -137,7 +158,7 @@ def current_context(loaded: list[tuple[str, FileData]], broken: bool) -> Check:
             "current-context",
             WARN,
             "no current context: kubectl needs --context (or talks to localhost:8080)",
-            fix=(f"kubectl config use-context {example}",),
+            fix=(f"kubesafe ctx {example}",),
         )
     path, data = setter
     name = data["current_context"]
@@ -148,7 +169,7 @@ def current_context(loaded: list[tuple[str, FileData]], broken: bool) -> Check:
             FAIL,
             f"the current context {name!r} (set in {path}) is defined in no kubeconfig file",
             detail=(f"contexts: {', '.join(dict.fromkeys(names)) or '(none)'}",),
-            fix=(f"kubectl config use-context {example}",),
+            fix=(f"kubesafe ctx {example}",),
         )
     return Check(
         "current-context",

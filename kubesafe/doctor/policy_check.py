@@ -9,6 +9,8 @@ from collections.abc import Mapping
 from kubesafe.doctor.check import FAIL, OK, WARN, Check
 from kubesafe.kubeconfig.cache import FileIndex
 from kubesafe.kubeconfig.resolve import Merged, Overrides, ResolveError, resolve_merged
+from kubesafe.kubectl.plan import approval_label
+from kubesafe.level_words import levels_words
 from kubesafe.policy import Policy, endpoint_rules, load_policy, protection
 
 
@@ -37,11 +39,9 @@ def protected_contexts(policy: Policy, merged: Merged, env: Mapping[str, str]) -
         deciding = levels[1].deciding
         scope = ""
         if deciding is not None and deciding.namespaces:
-            scope = f", only namespaces {', '.join(deciding.namespaces)}"
-        lines.append(
-            f"{name}: {levels[1].environment} "
-            f"(writes {levels[0].level}, destructive {levels[1].level}{scope})"
-        )
+            scope = f" (only in namespaces {', '.join(deciding.namespaces)})"
+        words = levels_words(levels[0].level, levels[1].level, approval_label(target, levels[1]))
+        lines.append(f"{name}: {levels[1].environment}, {words}{scope}")
     return lines
 
 

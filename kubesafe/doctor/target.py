@@ -42,10 +42,7 @@ def server_version(target: Target, policy: Policy) -> tuple[Check, str | None]:
         )
     except DiscoveryError as exc:
         status = WARN if exc.reason in _REFUSED else FAIL
-        fix = (
-            f"check the network or VPN to {target.server}, "
-            "or switch: kubectl config use-context OTHER",
-        )
+        fix = (f"check the network or VPN to {target.server}, or switch: kubesafe ctx OTHER",)
         if exc.reason in _REFUSED:
             fix = (
                 "kubesafe falls back on the kubectl last used for it; pin one with "

@@ -183,6 +183,46 @@ def extract(document: object) -> FileData:
     }
 
 
+def file_problem(path: str, problem: object) -> str:
+    """The one wording of a kubeconfig file kubectl would refuse, wherever it is reported."""
+    return f"kubeconfig {path}: {problem}"
+
+
+def yaml_problem(exc: Any, content: bytes) -> str:
+    """A YAML error as kubectl words it: go-yaml v2's line number and message.
+
+    go-yaml counts lines from 0 for parser errors and from 1 for scanner errors,
+    and says no line at all when the one it picked is 0; PyYAML's marks are
+    libyaml's, like go-yaml's, so the same rule gives kubectl's number.
+    """
+    import yaml
+
+    problem: str = exc.problem or exc.context or "invalid YAML"
+    if isinstance(exc, yaml.composer.ComposerError) and problem.startswith("found undefined alias"):
+        return f"unknown anchor '{_alias_at(exc.problem_mark, content)}' referenced"
+    problem_line = exc.problem_mark.line if exc.problem_mark is not None else 0
+    context_line = exc.context_mark.line if exc.context_mark is not None else 0
+    line = 0
+    if problem_line:
+        line = problem_line + 1 if isinstance(exc, yaml.scanner.ScannerError) else problem_line
+    elif context_line:
+        line = context_line
+    return f"line {line}: {problem}" if line else problem
+
+
+def _alias_at(mark: Any, content: bytes) -> str:
+    """The anchor name of the ``*alias`` at ``mark``."""
+    try:
+        text: str = content.decode("utf-8-sig").splitlines()[mark.line][mark.column :]
+    except (UnicodeDecodeError, IndexError, AttributeError):
+        return ""
+    name = text.removeprefix("*")
+    for index, char in enumerate(name):
+        if char.isspace() or char in ",[]{}":
+            return name[:index]
+    return name
+
+
 def parse_bytes(content: bytes) -> FileData:
     """Parse kubeconfig YAML (UTF-8, or UTF-16 with a BOM); errors carry a line number."""
     import yaml
@@ -190,10 +230,7 @@ def parse_bytes(content: bytes) -> FileData:
     try:
         document = yaml.load(content, Loader=_loader())
     except yaml.MarkedYAMLError as exc:
-        mark = exc.problem_mark or exc.context_mark
-        where = f"line {mark.line + 1}: " if mark is not None else ""
-        problem = exc.problem or exc.context or "invalid YAML"
-        raise KubeconfigError(f"{where}{problem}") from None
+        raise KubeconfigError(yaml_problem(exc, content)) from None
     except yaml.YAMLError as exc:
         raise KubeconfigError(str(exc).splitlines()[0] if str(exc) else "invalid YAML") from None
     except RecursionError:

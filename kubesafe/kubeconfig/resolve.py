@@ -21,7 +21,7 @@ from __future__ import annotations
 import os
 
 from kubesafe.kubeconfig.cache import FileIndex, FileReadError
-from kubesafe.kubeconfig.parse import KubeconfigError, parse_bytes
+from kubesafe.kubeconfig.parse import KubeconfigError, file_problem, parse_bytes
 from kubesafe.record import Record
 
 TYPE_CHECKING = False  # typing costs an import on the hot path; mypy treats this as True
@@ -187,7 +187,7 @@ def load(
         try:
             data = index.read(absolute, "kubeconfig", parse_bytes)
         except (KubeconfigError, FileReadError) as exc:
-            raise ResolveError(f"kubeconfig {path}: {exc}") from None
+            raise ResolveError(file_problem(path, exc)) from None
         if data is None:
             if is_explicit:
                 raise ResolveError(f"kubeconfig {path} (from --kubeconfig) does not exist")

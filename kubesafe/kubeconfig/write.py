@@ -23,7 +23,7 @@ from kubesafe.kubeconfig import atomic as atomic_write
 from kubesafe.kubeconfig import surgery as yaml_surgery
 from kubesafe.kubeconfig.cache import FileIndex, FileReadError
 from kubesafe.kubeconfig.lock import LockError, WriteLock
-from kubesafe.kubeconfig.parse import KubeconfigError, parse_bytes
+from kubesafe.kubeconfig.parse import KubeconfigError, file_problem, parse_bytes
 from kubesafe.kubeconfig.resolve import candidate_files, home_dir
 from kubesafe.kubeconfig.surgery import Document, Edit, Unsupported
 
@@ -83,7 +83,7 @@ def _loaded(env: Mapping[str, str], explicit: str | None) -> list[tuple[str, Fil
             try:
                 data = index.read(os.path.abspath(name), "kubeconfig", parse_bytes)
             except (KubeconfigError, FileReadError) as exc:
-                raise KubeconfigWriteError(f"kubeconfig {name}: {exc}") from None
+                raise KubeconfigWriteError(file_problem(name, exc)) from None
             if data is not None:
                 found.append((name, data))
     finally:

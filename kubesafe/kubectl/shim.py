@@ -23,6 +23,7 @@ if TYPE_CHECKING:
     from collections.abc import Callable, Mapping
     from typing import Protocol
 
+    from kubesafe.confirm import Question
     from kubesafe.kubeconfig.resolve import Target
     from kubesafe.kubectl.args import ParsedArgs
     from kubesafe.kubectl.classify import Classification
@@ -205,6 +206,7 @@ def _approve(
         namespace=target.namespace,
         argv=plan.argv,
         category=plan.classification.category,
+        reason=plan.classification.reason,
         level=plan.level,
         label=label,
         alternatives=tuple(
@@ -238,7 +240,16 @@ def _approve(
             f"Only {CONFIRM_VARIABLE}={label} lets this through."
         )
     _audit(plan, "confirmed" if approved else "declined", f"asked ({level})", extra)
-    return approved, "" if approved else f"not confirmed; {program} was not run"
+    return approved, "" if approved else _not_confirmed(question, program)
+
+
+def _not_confirmed(question: Question, program: str) -> str:
+    if question.level == "typed":
+        return (
+            f"not confirmed: the answer had to be {question.label!r}, typed exactly; "
+            f"{program} was not run"
+        )
+    return f"not confirmed: only y or yes proceeds; {program} was not run"
 
 
 def run(argv: list[str], env: Mapping[str, str] | None = None) -> int:

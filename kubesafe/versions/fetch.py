@@ -22,6 +22,20 @@ def mirror(settings: Mapping[str, object], env: Mapping[str, str]) -> str:
     return (env.get("KUBESAFE_MIRROR") or str(settings.get("mirror") or DEFAULT_MIRROR)).rstrip("/")
 
 
+def install_error(spec: str, problem: str, *, network: bool = False) -> str:
+    """One line: what failed, then each hint once (download errors carry their own)."""
+    problem = problem.strip().rstrip(".")
+    label = problem.split(":", 1)[0]
+    # "kubectl 1.31: ..." or "kubectl v1.31.4: ...": the release is named once.
+    if label.startswith("kubectl ") and " " not in label.removeprefix("kubectl "):
+        message = f"cannot install {problem}"
+    else:
+        message = f"cannot install kubectl {spec}: {problem}"
+    if network and "KUBESAFE_MIRROR" not in message:
+        message += "; set KUBESAFE_MIRROR to a reachable mirror"
+    return f"{message}; or set KUBESAFE_KUBECTL to a kubectl you already have"
+
+
 def fetch(
     spec: str,
     settings: Mapping[str, object],
@@ -51,9 +65,7 @@ def fetch(
         )
     except (DownloadError, httpx.HTTPError, ValueError) as exc:
         raise FetchError(
-            f"cannot install kubectl {spec}: {str(exc).rstrip('.')}. "
-            "Set KUBESAFE_MIRROR to a reachable mirror, "
-            "or KUBESAFE_KUBECTL to run a kubectl you already have"
+            install_error(spec, str(exc), network=isinstance(exc, httpx.HTTPError))
         ) from None
     if target is not None:
         versions = server_cache.ServerVersions()

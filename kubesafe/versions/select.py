@@ -109,6 +109,6 @@ def _fallback(
         return _pinned(str(default), candidates, "server version unknown; kubectl.default-version")
     for candidate in candidates:
         if candidate.source == "system":
-            why = "first kubectl on PATH"
+            why = "first real kubectl on PATH"
             return Selection(candidate.path, _tag(candidate), None, why)
     return Selection(None, "", None, "server version unknown and no kubectl to fall back on")

@@ -126,7 +126,7 @@ def any_kubectl(env: Mapping[str, str]) -> tuple[str, str] | None:
     """
     on_path = system_kubectls(env)
     if on_path:
-        return on_path[0], "no cluster involved; first kubectl on PATH"
+        return on_path[0], "no cluster involved; first real kubectl on PATH"
     downloads = cached()
     if downloads:
         return downloads[0].path, "no cluster involved; newest downloaded kubectl"

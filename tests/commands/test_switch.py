@@ -78,7 +78,8 @@ def test_without_integration_the_kubeconfig_changes(
     err = capsys.readouterr().err
     assert 'Switched to context "prod".' in err
     assert "in this terminal" not in err
-    assert "prod (default) is PRODUCTION" in err
+    # In plain words, not the policy file's level names.
+    assert "prod (default) is PRODUCTION: writes ask y/N, deletes need 'prod' typed" in err
     _ctx(files, "-")
     assert _real(files)["current_context"] == "dev"
 
@@ -247,3 +248,55 @@ def test_set_current_context_reports_what_it_found(tmp_path: Path) -> None:
     with pytest.raises(KubeconfigWriteError):
         set_current_context(str(path), "absent", must_define=True)
     assert parse_bytes(path.read_bytes())["current_context"] == "prod"
+
+
+def test_a_missing_kubeconfig_is_named_when_it_explains_an_empty_list(
+    files: dict[str, str], tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    missing = str(tmp_path / "typo-config")
+    env = {**files, "KUBECONFIG": missing}
+    assert not _ctx(env)
+    assert capsys.readouterr().err == f"warning: kubeconfig file not found: {missing}\n"
+    with pytest.raises(CommandError, match='no context exists with the name: "dev"'):
+        _ctx(env, "dev")
+    assert f"warning: kubeconfig file not found: {missing}\n" in capsys.readouterr().err
+    with pytest.raises(CommandError, match="current-context is not set"):
+        _ns(env)
+    assert missing in capsys.readouterr().err
+
+
+def test_a_missing_file_beside_real_ones_is_skipped_silently_as_kubectl_does(
+    files: dict[str, str], tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    missing = str(tmp_path / "gone")
+    env = {**files, "KUBECONFIG": os.pathsep.join([missing, files["KUBECONFIG"]])}
+    assert _ctx(env) == "dev\nother\nprod\nsneaky"
+    _ctx(env, "prod")
+    err = capsys.readouterr().err
+    assert "warning" not in err and 'Switched to context "prod"' in err
+    # ...but named when a context cannot be found: it may be in the missing file.
+    with pytest.raises(CommandError):
+        _ctx(env, "staging")
+    assert f"warning: kubeconfig file not found: {missing}" in capsys.readouterr().err
+
+
+def test_a_missing_kubeconfig_is_named_in_a_terminal_too(
+    isolated_home: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    missing = str(tmp_path / "nothing-here")
+    env = {**os.environ, "KUBECONFIG": missing, "KUBESAFE_CONFIG": str(tmp_path / "p.yaml")}
+    directory, kubeconfig = session.start_session(os.getpid(), env)
+    terminal = {**env, "KUBECONFIG": kubeconfig, SESSION_VARIABLE: directory}
+    assert not _ctx(terminal)
+    err = capsys.readouterr().err
+    # The terminal's own file exists; the user's file is the one to name.
+    assert err == f"warning: kubeconfig file not found: {missing}\n"
+
+
+def test_cli_ctx_with_a_missing_kubeconfig_exits_0_with_the_warning(
+    files: dict[str, str], tmp_path: Path
+) -> None:
+    missing = str(tmp_path / "typo-config")
+    result = CliRunner().invoke(cli, ["ctx"], env={"KUBECONFIG": missing})
+    assert result.exit_code == 0
+    assert result.output == f"warning: kubeconfig file not found: {missing}\n"

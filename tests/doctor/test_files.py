@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import os
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
@@ -50,8 +52,11 @@ def test_broken_kubeconfig_fails_with_the_line(tmp_path: Path) -> None:
     path = _private(tmp_path / "config", "apiVersion: v1\ncontexts:\n  - name: a\n   bad: [\n")
     check, data = files.kubeconfig_file(str(path), listed=True)
     assert check.status == FAIL and data is None
-    assert "does not parse" in check.summary and "line " in check.summary
-    assert check.fix and check.fix[0].startswith(f"edit {path} (line ")
+    # The very wording of the shim's refusal, with the line kubectl reports (go-yaml: 3).
+    assert check.summary == f"kubeconfig {path}: line 3: did not find expected '-' indicator"
+    assert check.fix == (
+        f"edit {path} at line 3, then check: kubectl config view --kubeconfig {path}",
+    )
 
 
 def test_kubeconfig_type_error_is_reported(tmp_path: Path) -> None:
@@ -105,7 +110,7 @@ def test_current_context_that_does_not_exist_fails(tmp_path: Path) -> None:
     _, loaded, broken = files.kubeconfig_files({"KUBECONFIG": str(path)})
     check = files.current_context(loaded, broken)
     assert check.status == FAIL and "'gone'" in check.summary
-    assert check.fix == ("kubectl config use-context prod",)
+    assert check.fix == ("kubesafe ctx prod",)
 
 
 def test_no_current_context_is_a_warning(tmp_path: Path) -> None:
@@ -113,7 +118,7 @@ def test_no_current_context_is_a_warning(tmp_path: Path) -> None:
     path = _private(tmp_path / "config", doc)
     _, loaded, broken = files.kubeconfig_files({"KUBECONFIG": str(path)})
     check = files.current_context(loaded, broken)
-    assert check.status == WARN and check.fix == ("kubectl config use-context prod",)
+    assert check.status == WARN and check.fix == ("kubesafe ctx prod",)
 
 
 def _policy_env(tmp_path: Path, policy: str | None) -> dict[str, str]:
@@ -133,8 +138,8 @@ def test_policy_lists_protected_contexts_with_levels(tmp_path: Path) -> None:
     check = policy_check(env, load_merged(Overrides(), env))
     assert check.status == OK, check
     assert check.detail == (
-        "dev: staging (writes none, destructive confirm, only namespaces shop)",
-        "prod: production (writes confirm, destructive typed)",
+        "dev: staging, writes go ahead unasked, deletes ask y/N (only in namespaces shop)",
+        "prod: production, writes ask y/N, deletes need 'prod' typed",
     )
     assert "protects 2 of 2 contexts" in check.summary
 
@@ -155,6 +160,17 @@ def test_broken_policy_fails_with_its_line(tmp_path: Path) -> None:
         f"edit {env['KUBESAFE_CONFIG']} at line 3, then check it with: kubesafe policy",
     )
     assert "refuses every write" in check.detail[0]
+    # The command the fix points at says the same thing, once, and fails.
+    listing = subprocess.run(
+        [str(Path(sys.executable).parent / "kubesafe"), "policy"],
+        env={**env, "PATH": os.defpath},
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )
+    assert listing.returncode == 1 and listing.stdout == ""
+    assert listing.stderr.startswith(f"kubesafe: {check.summary}")
 
 
 def test_writable_cache_dir(tmp_path: Path) -> None:
@@ -215,3 +231,17 @@ def test_cache_dirs_follow_the_environment(tmp_path: Path, monkeypatch: pytest.M
     cache, state = files.cache_dirs()
     assert (cache.status, cache.subject) == (FAIL, str(blocker / "cache"))
     assert state.status == OK
+
+
+def test_the_terminals_own_file_is_named_as_such_not_as_0_contexts(tmp_path: Path) -> None:
+    own = _private(tmp_path / "terminal", "current-context: prod\n")
+    real = _private(tmp_path / "config")
+    env = {"KUBECONFIG": f"{own}{os.pathsep}{real}", "KUBESAFE_SHELL_KUBECONFIG": str(own)}
+    checks, loaded, broken = files.kubeconfig_files(env)
+    assert not broken and len(loaded) == 2
+    assert checks[0].status == OK
+    assert checks[0].summary == (
+        f"{own} is this terminal's own kubeconfig (current context 'prod'), mode 0600"
+    )
+    assert "0 contexts" not in checks[0].summary
+    assert checks[1].summary.startswith(f"{real} parses (")

@@ -85,7 +85,7 @@ def test_no_runs_nothing(setup: dict[str, str], apiserver: FakeAPIServer) -> Non
     child = _spawn(setup, f"{KUBESAFE} kubectl label pod web-0 tier=web")
     child.expect(r"Proceed\? \[y/N\]")
     child.sendline("")
-    child.expect("not confirmed")
+    child.expect("not confirmed: only y or yes proceeds; kubectl was not run")
     child.expect(pexpect.EOF)
     child.close()
     assert child.exitstatus == 3
@@ -96,8 +96,11 @@ def test_no_runs_nothing(setup: dict[str, str], apiserver: FakeAPIServer) -> Non
 def test_typed_name_wrong_then_right(setup: dict[str, str], apiserver: FakeAPIServer) -> None:
     apiserver.clear()
     child = _spawn(setup, f"{KUBESAFE} kubectl delete pod web-1")
+    child.expect(r"class\s+destructive \(deletes objects\)")
     child.expect("Type prod to proceed: ")
     child.sendline("y")
+    # Says what had to be typed, not just "not confirmed".
+    child.expect("not confirmed: the answer had to be 'prod', typed exactly; kubectl was not run")
     child.expect(pexpect.EOF)
     child.close()
     assert child.exitstatus == 3 and not _requests(apiserver, "DELETE")

@@ -116,7 +116,9 @@ def test_healthy_setup_passes_with_exit_status_0(
     assert [path.rstrip("/") for path in asked] == ["/version"]  # and nothing else
     assert "v1.33" in checks["kubectl-version"]["summary"]
     assert "within the supported skew of server v1.33.2" in checks["kubectl-version"]["summary"]
-    assert checks["policy"]["detail"] == ["doc: production (writes confirm, destructive typed)"]
+    assert checks["policy"]["detail"] == [
+        "doc: production, writes ask y/N, deletes need 'doc' typed"
+    ]
     assert checks["current-context"]["summary"] == (
         f"current context 'doc': set in {env['KUBESAFE_SHELL_KUBECONFIG']}, defined in {main}"
     )
@@ -144,6 +146,35 @@ def test_problems_fail_with_their_fixes(
     assert "line 3" in checks["policy"]["summary"]
     assert checks["cache"]["fix"][0].startswith(f"mv {blocker} ")
     assert "unreachable: cannot connect to http://127.0.0.1:" in checks["server"]["summary"]
+    # Switch the kubesafe way (this terminal only), not with kubectl config use-context.
+    assert checks["server"]["fix"][0].endswith("or switch: kubesafe ctx OTHER")
+    policy = env["KUBESAFE_CONFIG"]
+    assert checks["policy"]["fix"] == [
+        f"edit {policy} at line 3, then check it with: kubesafe policy"
+    ]
+    listing = subprocess.run(
+        [str(KUBESAFE), "policy"], env=env, capture_output=True, text=True, timeout=60, check=False
+    )
+    assert listing.returncode == 1 and listing.stdout == ""
+    assert listing.stderr.startswith(f"kubesafe: {checks['policy']['summary']}. While it is broken")
+
+
+def test_text_reads_plainly(tmp_path: Path, apiserver: FakeAPIServer, kubectl33: Path) -> None:
+    # An unreachable server: its version is unknown, so the kubectl on PATH is the fallback.
+    env = _world(tmp_path, apiserver, kubectl33, server=f"http://127.0.0.1:{_closed_port()}")
+    result = _doctor(env)
+    terminal = env["KUBESAFE_SHELL_KUBECONFIG"]
+    assert (
+        f"ok    kubeconfig: {terminal} is this terminal's own kubeconfig "
+        "(current context 'doc'), mode 0600\n"
+    ) in result.stdout
+    assert "0 contexts" not in result.stdout
+    assert "ok    kubectl-path: the first kubectl on PATH is kubesafe" in result.stdout
+    # Below that line, "first kubectl on PATH" would contradict it: the real one is meant.
+    rest = result.stdout.split("kubectl-path:", 1)[1].split("\n", 1)[1]
+    assert "first kubectl on PATH" not in rest
+    assert "first real kubectl on PATH" in rest
+    assert "use-context OTHER" not in result.stdout and "kubesafe ctx OTHER" in result.stdout
 
 
 def test_integration_missing_and_real_kubectl_first(

@@ -75,7 +75,7 @@ def test_no_runs_nothing(setup: dict[str, str], apiserver: FakeAPIServer) -> Non
     child = _spawn(setup, f"{KUBESAFE} helm upgrade web {setup['CHART2']} --kube-context prod")
     child.expect(r"Proceed\? \[y/N\]")
     child.sendline("n")
-    child.expect("not confirmed; helm was not run")
+    child.expect("not confirmed: only y or yes proceeds; helm was not run")
     child.expect(pexpect.EOF)
     child.close()
     assert child.exitstatus == 3

@@ -327,7 +327,7 @@ def test_a_namespace_switched_context_follows_its_real_cluster(
     assert "PROD dev:payments" in shell.prompt()
     code, output = shell.run("kubesafe explain -- apply -f x.yaml")
     assert code == 0, output
-    assert "/sh-prod" in output and "environment: production" in output, output
+    assert "/sh-prod" in output and "protected:   yes (production)" in output, output
     before = len(apiserver.requests)
     code, output = shell.run("kubectl get pods")
     assert code == 0, output

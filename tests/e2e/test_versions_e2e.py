@@ -294,6 +294,12 @@ def test_versions_commands(
     missing = _run(env, "versions", "install", "1.19.99")
     assert missing.returncode == 1 and missing.stderr.startswith("kubesafe: cannot install kubectl")
     assert "\n" not in missing.stderr.strip()
+    unreleased = _run(env, "versions", "install", "9.99")
+    assert unreleased.returncode == 1
+    # Each thing said once: the release, and the KUBESAFE_MIRROR hint.
+    assert unreleased.stderr.count("KUBESAFE_MIRROR") == 1, unreleased.stderr
+    assert unreleased.stderr.count("kubectl 9.99") == 1, unreleased.stderr
+    assert "HTTP 404" in unreleased.stderr
 
     # A system kubectl under a versioned name counts as a candidate too.
     system_bin = tmp_path / "emptybin" / f"kubectl{minor}"

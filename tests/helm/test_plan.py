@@ -174,7 +174,7 @@ def test_explain_text_and_unresolvable(env: dict[str, str]) -> None:
         check=False,
     )
     assert result.returncode == 1
-    assert "command:     helm uninstall" in result.stdout
+    assert "command:     helm --kube-context nope uninstall web" in result.stdout
     assert 'context "nope" not found' in result.stdout
     assert "Traceback" not in result.stderr
 

@@ -186,7 +186,7 @@ def test_current_context_naming_a_missing_context_is_an_error(tmp_path: Path) ->
 @pytest.mark.parametrize(
     ("text", "message"),
     [
-        ("clusters: [\n", "line 2"),
+        ("clusters: [\n", "line 1: did not find expected node content"),  # as kubectl says
         ("contexts: {}\n", "contexts is a mapping, expected a list"),
         ("- just\n- a list\n", "the document is a list, expected a mapping"),
         ("contexts:\n- name: x\n  context: {namespace: 0123}\n", "is a number"),

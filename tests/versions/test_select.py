@@ -58,7 +58,7 @@ def test_unknown_server_falls_back_in_order_never_to_the_newest() -> None:
     default_missing = select(None, CANDIDATES, {"default-version": "1.26"})
     assert default_missing.path is None and default_missing.download == "1.26"
     on_path = select(None, CANDIDATES, {})
-    assert on_path.path == "/usr/bin/kubectl" and "first kubectl on PATH" in on_path.reason
+    assert on_path.path == "/usr/bin/kubectl" and "first real kubectl on PATH" in on_path.reason
     nothing = select(None, [c for c in CANDIDATES if c.source == "cache"], {})
     assert nothing.path is None and nothing.download is None
 
