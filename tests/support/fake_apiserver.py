@@ -2123,7 +2123,10 @@ class _Request:
         self.rp = rp
         self.prefix = req.prefix
         self.namespace = rp.namespace or ""
-        self.dry_run = bool(req.query.get("dryRun"))
+        # kubectl sends a delete's dryRun in the DeleteOptions body, not the query.
+        self.dry_run = bool(req.query.get("dryRun")) or (
+            req.method == "DELETE" and bool(self.body_delete_options().get("dryRun"))
+        )
 
     def q(self, name: str, default: str = "") -> str:
         values = self.req.query.get(name)
