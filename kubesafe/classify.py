@@ -143,6 +143,7 @@ _GROUPS = frozenset(
         ("kuberc",),
         ("plugin",),
         ("rollout",),
+        ("set",),
         ("top",),
     }
 )
@@ -373,8 +374,46 @@ NAMESPACE_TYPES = frozenset({"namespace", "namespaces", "ns"})
 _POD_TYPES = frozenset({"pod", "pods", "po"})
 
 
+# The API groups built into kube-apiserver that hold namespaced types. A type
+# qualified with any other group (``roles.iam.example.com``) is a custom resource,
+# which may be cluster-scoped: it stays unknown.
+_BUILTIN_GROUPS = frozenset(
+    {
+        "apps",
+        "authorization.k8s.io",
+        "autoscaling",
+        "batch",
+        "coordination.k8s.io",
+        "discovery.k8s.io",
+        "events.k8s.io",
+        "networking.k8s.io",
+        "policy",
+        "rbac.authorization.k8s.io",
+        "resource.k8s.io",
+        "storage.k8s.io",
+    }
+)
+
+
+def _api_version(word: str) -> bool:
+    """v1, v2, v1beta1, v1alpha3..."""
+    if not word.startswith("v"):
+        return False
+    digits = word[1:].replace("alpha", ".", 1).replace("beta", ".", 1)
+    return all(part.isdigit() for part in digits.split(".")) and digits[:1].isdigit()
+
+
 def _resource_type(word: str) -> str:
-    return word.split("/", 1)[0].split(".", 1)[0].lower()
+    """``deploy``, ``deployments.apps``, ``deployments.v1.apps``, ``pods.v1.`` -> the
+    bare type; a type of another group keeps its group, so that no table knows it."""
+    qualified = word.split("/", 1)[0].lower()
+    name, _, group = qualified.partition(".")
+    if not group or group in _BUILTIN_GROUPS:
+        return name
+    version, _, rest = group.partition(".")
+    if _api_version(version) and (rest in _BUILTIN_GROUPS or not rest):
+        return name
+    return qualified
 
 
 def namespaces_reached(

@@ -370,3 +370,13 @@ def test_kuberc_follows_the_version_of_the_kubectl_that_will_run(
     # another kubectl, so the version is not known at decision time.
     stale = make_plan(["kuberc", "view", "--context", "dev"], world)
     assert stale.choice.stale and stale.classification.category == W
+
+
+def test_an_unknown_word_after_any_command_group_is_a_write() -> None:
+    """A newer kubectl's subcommand of any group must not pass as the group's help."""
+    parents = {path.rsplit(" ", 1)[0] for path in COMMANDS if " " in path}
+    # cluster-info runs itself with extra words as arguments (kubectl never fails on them).
+    for parent in sorted(parents - {"cluster-info"}):
+        reading = parse([*parent.split(), "frobnicate", "x"]).primary
+        assert classify(reading).category == WRITE, parent
+    assert classify(parse(["cluster-info", "frobnicate"]).primary).category == READ

@@ -291,6 +291,11 @@ def test_namespace_reach_through_plan(env_with, tmp_path: Path) -> None:  # type
     assert decision("debug", "po/web-0", "-n", "staging", "--image=busybox") == CONFIRM
     assert decision("delete", "ipaddress", "x", "-n", "dev-1") == CONFIRM  # not known as namespaced
     assert decision("delete", "clusterissuers.cert-manager.io", "x", "-n", "dev-1") == CONFIRM
+    # A custom resource named like a built-in one may be cluster-scoped.
+    assert decision("delete", "roles.iam.example.com", "admin", "-n", "dev-1") == CONFIRM
+    assert decision("delete", "deployments.example.com/web", "-n", "dev-1") == CONFIRM
+    assert decision("delete", "deployments.apps", "web", "-n", "dev-1") == ALLOW
+    assert decision("delete", "deploy.v1.apps/web", "pods.v1./x", "-n", "dev-1") == ALLOW
     assert (
         decision("delete", "--raw", "/api/v1/namespaces/staging/pods/x", "-n", "dev-1") == CONFIRM
     )
