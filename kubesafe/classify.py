@@ -441,6 +441,8 @@ def namespaces_reached(
         return None
     if reading.has("kustomize"):
         return None  # kustomize builds the objects: kubesafe does not run it
+    if reading.command == ("create",) and _flag_true(reading, "edit"):
+        return None  # what is created is what the editor leaves, not what the files say
     if reading.has("filename"):
         return _manifest_namespaces(reading, namespace, read_manifests)
     if reading.command[:1] == ("create",) and reading.command[1:2] == ("namespace",):

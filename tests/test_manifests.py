@@ -96,6 +96,8 @@ LIST = "apiVersion: v1\nkind: List\nitems:\n- " + NAMESPACE.replace("\n", "\n  "
         ({"p.yaml": POD}, ["apply", "-f", "p.yaml", "--prune", "-l", "a=b"], None),
         ({"p.yaml": POD}, ["delete", "-f", "p.yaml", "--all-namespaces"], None),
         ({"e.yaml": ""}, ["apply", "-f", "e.yaml"], None),  # no objects: kubectl's error
+        ({"p.yaml": POD}, ["create", "--edit", "-f", "p.yaml"], None),  # the editor decides
+        ({"p.yaml": POD}, ["create", "-f", "p.yaml", "--edit=false"], ("team",)),
     ],
 )
 def test_manifest_namespaces(
