@@ -97,6 +97,12 @@ LIST = "apiVersion: v1\nkind: List\nitems:\n- " + NAMESPACE.replace("\n", "\n  "
         ({"p.yaml": POD}, ["delete", "-f", "p.yaml", "--all-namespaces"], None),
         ({"e.yaml": ""}, ["apply", "-f", "e.yaml"], None),  # no objects: kubectl's error
         ({"p.yaml": POD}, ["create", "--edit", "-f", "p.yaml"], None),  # the editor decides
+        (
+            {"n.yaml": "apiVersion: v1\nkind: Node\nmetadata: {name: n1}\n"},
+            ["debug", "-f", "n.yaml", "--image=busybox", "-n", "team"],
+            None,
+        ),
+        ({"p.yaml": POD_IN_SHOP}, ["debug", "-f", "p.yaml", "--image=busybox"], ("shop",)),
         ({"p.yaml": POD}, ["create", "-f", "p.yaml", "--edit=false"], ("team",)),
     ],
 )
