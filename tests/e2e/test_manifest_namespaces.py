@@ -235,3 +235,35 @@ def test_kuberc_is_a_plugin_before_kubectl_1_35(
     result = _run(env, tmp_path, "kuberc", "view")
     assert result.returncode == 3, result.stderr
     assert not marker.exists()
+
+
+@pytest.mark.parametrize("world", VERSIONS, indirect=True)
+def test_a_namespace_that_disagrees_with_minus_n_fails_only_after_earlier_objects(
+    world: dict[str, str], apiserver: FakeAPIServer, tmp_path: Path
+) -> None:
+    """kubectl refuses an object whose namespace is not -n's, but writes the ones before it:
+    the objects' own namespaces all count, -n does not replace them."""
+    early = CONFIGMAP.format(name="early")
+    late = CONFIGMAP.format(name="late").replace("name: late", "name: late\n  namespace: shop")
+    (tmp_path / "two.yaml").write_text(early + "---\n" + late)
+    apiserver.clear()
+    kubectl = world["KUBESAFE_KUBECTL"]
+    direct = subprocess.run(
+        [kubectl, "apply", "-f", "two.yaml", "-n", "team"],
+        env=world,
+        cwd=tmp_path,
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )
+    assert direct.returncode != 0 and "does not match the namespace" in direct.stderr
+    assert _writes(apiserver) == ["POST /api/v1/namespaces/team/configmaps"]
+    apiserver.clear()
+    assert _run(world, tmp_path, "apply", "-f", "two.yaml", "-n", "team").returncode == 3
+    assert _writes(apiserver) == []
+    apiserver.clear()
+    # Without the protected namespace in it, the same kind of file passes.
+    (tmp_path / "two.yaml").write_text(early + "---\n" + late.replace("shop", "team"))
+    assert _run(world, tmp_path, "apply", "-f", "two.yaml", "-n", "team").returncode == 0
+    assert apiserver.get_object(PREFIX, "configmaps", "team", "late") is not None
