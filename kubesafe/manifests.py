@@ -26,12 +26,13 @@ if TYPE_CHECKING:
     import yaml
 
 # The built-in kinds that are namespaced, as (API group, kind); "" is the core group.
-# Source: the NAMESPACED column of `kubectl api-resources` against kube-apiserver
-# 1.31-1.37 with every built-in API group enabled (alpha and beta included), i.e.
-# the resources registered in kubernetes/pkg/registry with NamespaceScoped() true.
-# Subresource kinds (Scale, Eviction, TokenRequest...) are not listed: kubectl cannot
-# create them from a manifest. Everything not here (Namespace, Node, ClusterRole,
-# StorageClass, CRDs...) is treated as cluster-scoped or unknown: any namespace.
+# Source: `kubectl api-resources --namespaced=true` against kube-apiserver 1.31-1.37
+# with every built-in API group enabled (alpha and beta included), that is the
+# resources served under /namespaces/{namespace}/ in Kubernetes' OpenAPI; a test
+# checks the list against the generated `kubernetes` Python client (1.37's API).
+# Subresources (pods/eviction, scale, serviceaccounts/token) are not listed: kubectl
+# cannot create them from a manifest. Everything not here (Namespace, Node,
+# ClusterRole, StorageClass, CRDs...) counts as cluster-scoped or unknown: any namespace.
 NAMESPACED_KINDS: frozenset[tuple[str, str]] = frozenset(
     {
         ("", "Binding"),
@@ -56,18 +57,24 @@ NAMESPACED_KINDS: frozenset[tuple[str, str]] = frozenset(
         ("autoscaling", "HorizontalPodAutoscaler"),
         ("batch", "CronJob"),
         ("batch", "Job"),
+        ("certificates.k8s.io", "PodCertificateRequest"),
         ("coordination.k8s.io", "Lease"),
         ("coordination.k8s.io", "LeaseCandidate"),
         ("discovery.k8s.io", "EndpointSlice"),
         ("events.k8s.io", "Event"),
+        ("lifecycle.k8s.io", "Eviction"),
+        ("lifecycle.k8s.io", "EvictionRequest"),
         ("networking.k8s.io", "Ingress"),
         ("networking.k8s.io", "NetworkPolicy"),
         ("policy", "PodDisruptionBudget"),
         ("rbac.authorization.k8s.io", "Role"),
         ("rbac.authorization.k8s.io", "RoleBinding"),
-        ("resource.k8s.io", "PodSchedulingContext"),
+        ("resource.k8s.io", "PodSchedulingContext"),  # alpha in 1.31, removed in 1.32
         ("resource.k8s.io", "ResourceClaim"),
         ("resource.k8s.io", "ResourceClaimTemplate"),
+        ("scheduling.k8s.io", "CompositePodGroup"),
+        ("scheduling.k8s.io", "PodGroup"),
+        ("scheduling.k8s.io", "Workload"),
         ("storage.k8s.io", "CSIStorageCapacity"),
     }
 )

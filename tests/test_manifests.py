@@ -209,6 +209,46 @@ def test_yaml_merge_keys_may_override_but_keys_may_not_repeat(
     assert manifest_namespaces(["m.yaml"], recursive=False, namespace="dev") is None
 
 
+def _client_kinds() -> dict[tuple[str, str], bool]:
+    """(group, kind) -> namespaced, for every kind the ``kubernetes`` client can create,
+    read from its generated request paths (``/apis/GROUP/VERSION/namespaces/{namespace}/...``)."""
+    import inspect
+    import re
+
+    import kubernetes.client
+
+    kinds: dict[tuple[str, str], bool] = {}
+    for name, api in inspect.getmembers(kubernetes.client, inspect.isclass):
+        if not name.endswith("Api") or name in ("ApiClient", "CustomObjectsApi"):
+            continue
+        for method in dir(api):
+            if not (method.startswith("_create_") and method.endswith("_serialize")):
+                continue
+            found = re.search(r"resource_path='([^']+)'", inspect.getsource(getattr(api, method)))
+            public = getattr(api, method[1 : -len("_serialize")] + "_with_http_info")
+            model = re.search(r"'20[01]': \"(\w+)\"", inspect.getsource(public))
+            assert found is not None and model is not None, method
+            path = found.group(1)
+            if "{name}" in path:
+                continue  # a subresource: not creatable from a manifest
+            kind = re.sub(
+                r"^(?:[A-Z][a-z]+)*V\d+(?:alpha\d+|beta\d+)?(?=[A-Z])", "", model.group(1)
+            )
+            parts = path.split("/")
+            group = "" if parts[1] == "api" else parts[2]
+            kinds[(group, kind)] = "{namespace}" in path
+    return kinds
+
+
+def test_the_table_matches_the_kubernetes_api() -> None:
+    kinds = _client_kinds()
+    namespaced = {key for key, scoped in kinds.items() if scoped}
+    cluster_scoped = {key for key, scoped in kinds.items() if not scoped}
+    assert ("", "Pod") in namespaced and ("", "Namespace") in cluster_scoped  # parsed right
+    assert namespaced <= NAMESPACED_KINDS, namespaced - NAMESPACED_KINDS
+    assert not cluster_scoped & NAMESPACED_KINDS
+
+
 def test_the_table_holds_only_namespaced_kinds() -> None:
     cluster_scoped = {
         ("", "Namespace"),
