@@ -267,3 +267,22 @@ def test_a_namespace_that_disagrees_with_minus_n_fails_only_after_earlier_object
     (tmp_path / "two.yaml").write_text(early + "---\n" + late.replace("shop", "team"))
     assert _run(world, tmp_path, "apply", "-f", "two.yaml", "-n", "team").returncode == 0
     assert apiserver.get_object(PREFIX, "configmaps", "team", "late") is not None
+
+
+@pytest.mark.parametrize("world", VERSIONS, indirect=True)
+def test_other_dry_run_values_stay_writes_and_kubectl_rejects_them(
+    world: dict[str, str], apiserver: FakeAPIServer, tmp_path: Path
+) -> None:
+    approved = {**world, "KUBESAFE_CONFIRM": "prod"}
+    for value in ("yes", "Client", "tRuE"):
+        argv = ["delete", "configmap", "prices", "-n", "shop", f"--dry-run={value}"]
+        apiserver.clear()
+        assert _run(world, tmp_path, *argv).returncode == 3, value
+        result = _run(approved, tmp_path, *argv)
+        assert result.returncode != 0 and "dry-run" in result.stderr, (value, result.stderr)
+        assert _writes(apiserver) == [], value
+    # "--dry-run=" reads like the bare flag to kubesafe; kubectl rejects it and sends nothing.
+    apiserver.clear()
+    empty = _run(world, tmp_path, "delete", "configmap", "prices", "-n", "shop", "--dry-run=")
+    assert empty.returncode == 1 and "Invalid dry-run value" in empty.stderr
+    assert _writes(apiserver) == []
