@@ -85,6 +85,7 @@ _EXTENSIONS = (".json", ".yaml", ".yml")
 # Beyond this much input, reading it would slow kubectl down: assume any namespace.
 _MAX_BYTES = 8 * 1024 * 1024
 _MAX_FILES = 1000
+_MAX_DEPTH = 32
 
 
 class _Unknown(Exception):
@@ -142,13 +143,23 @@ def _namespaces_at(path: str, recursive: bool, budget: _Budget) -> Iterator[str]
     except OSError:
         raise _Unknown from None  # missing (kubectl would try it as a glob) or unreadable
     if stat.S_ISDIR(info.st_mode):
-        yield from _namespaces_in_directory(path, recursive, budget)
+        yield from _namespaces_in_directory(path, recursive, budget, 0)
     else:
-        yield from _namespaces_in_file(path, info, budget)
+        yield from _namespaces_in_file(path, budget)
 
 
-def _namespaces_in_directory(directory: str, recursive: bool, budget: _Budget) -> Iterator[str]:
+def _extension(name: str) -> str:
+    """Go's filepath.Ext: from the last dot on (``.yaml`` for a file called ``.yaml``)."""
+    dot = name.rfind(".")
+    return name[dot:] if dot != -1 else ""
+
+
+def _namespaces_in_directory(
+    directory: str, recursive: bool, budget: _Budget, depth: int
+) -> Iterator[str]:
     """Like Go's filepath.Walk in kubectl: symlinked directories are not followed."""
+    if depth > _MAX_DEPTH:
+        raise _Unknown
     try:
         entries = sorted(os.scandir(directory), key=lambda entry: entry.name)
     except OSError:
@@ -160,15 +171,9 @@ def _namespaces_in_directory(directory: str, recursive: bool, budget: _Budget) -
             raise _Unknown from None
         if is_directory:
             if recursive:
-                yield from _namespaces_in_directory(entry.path, recursive, budget)
-            continue
-        if os.path.splitext(entry.name)[1] not in _EXTENSIONS:
-            continue
-        try:
-            info = os.stat(entry.path)
-        except OSError:
-            raise _Unknown from None
-        yield from _namespaces_in_file(entry.path, info, budget)
+                yield from _namespaces_in_directory(entry.path, recursive, budget, depth + 1)
+        elif _extension(entry.name) in _EXTENSIONS:
+            yield from _namespaces_in_file(entry.path, budget)
 
 
 def _is_stdin(info: os.stat_result) -> bool:
@@ -179,19 +184,25 @@ def _is_stdin(info: os.stat_result) -> bool:
     return os.path.samestat(info, standard_input)
 
 
-def _namespaces_in_file(path: str, info: os.stat_result, budget: _Budget) -> Iterator[str]:
-    # Only regular files: a FIFO, a terminal or /dev/stdin would block or eat kubectl's input.
-    if not stat.S_ISREG(info.st_mode) or _is_stdin(info):
-        raise _Unknown
-    real = os.path.realpath(path)
-    if real.startswith(("/dev/", "/proc/")):
-        raise _Unknown
-    budget.spend(info.st_size)
+def _namespaces_in_file(path: str, budget: _Budget) -> Iterator[str]:
     try:
-        with open(path, "rb") as handle:
-            data = handle.read(_MAX_BYTES + 1)
+        # Non-blocking, so that a FIFO swapped in cannot hang; checked once opened.
+        descriptor = os.open(path, os.O_RDONLY | getattr(os, "O_NONBLOCK", 0))
     except OSError:
         raise _Unknown from None
+    with os.fdopen(descriptor, "rb") as handle:
+        try:
+            info = os.fstat(descriptor)
+            # Only regular files: a FIFO, a terminal or stdin under another name
+            # (/dev/stdin, /proc/self/fd/0) would block or eat kubectl's input.
+            if not stat.S_ISREG(info.st_mode) or _is_stdin(info):
+                raise _Unknown
+            if os.path.realpath(path).startswith(("/dev/", "/proc/")):
+                raise _Unknown
+            budget.spend(info.st_size)
+            data = handle.read(_MAX_BYTES + 1)
+        except OSError:
+            raise _Unknown from None
     if len(data) > _MAX_BYTES:
         raise _Unknown
     try:

@@ -126,6 +126,7 @@ def test_directories_like_kubectl(tmp_path: Path, monkeypatch: pytest.MonkeyPatc
     (tmp_path / "d" / "b.yml").write_text(DEPLOY_IN_TEAM)
     (tmp_path / "d" / "README.md").write_text("not a manifest: kubectl skips it")
     (tmp_path / "d" / "NOTES.YAML").write_text(NAMESPACE)  # extensions are case-sensitive
+    (tmp_path / "d" / "yaml").write_text(NAMESPACE)  # no extension at all
     (tmp_path / "d" / "sub" / "c.json").write_text(
         '{"apiVersion": "v1", "kind": "ConfigMap", "metadata": {"name": "c", "namespace": "deep"}}'
     )
@@ -139,6 +140,10 @@ def test_directories_like_kubectl(tmp_path: Path, monkeypatch: pytest.MonkeyPatc
     (tmp_path / "d" / "sub" / "ns.yaml").write_text(NAMESPACE)
     assert reach("apply", "-f", "d") == ("dev", "team")
     assert reach("apply", "-f", "d", "-R") is None
+    # Go's filepath.Ext(".yaml") is ".yaml": kubectl reads a file called just ".yaml".
+    (tmp_path / "d" / ".yaml").write_text(NAMESPACE)
+    assert reach("apply", "-f", "d") is None
+    (tmp_path / "d" / ".yaml").unlink()
     # A file named explicitly is read whatever its extension.
     assert reach("apply", "-f", "d/README.md") is None
     (tmp_path / "pod.txt").write_text(POD_IN_SHOP)
@@ -158,6 +163,13 @@ def test_an_unreadable_file_reaches_any_namespace(
     (tmp_path / "d" / "link.yaml").unlink()
     os.mkfifo(tmp_path / "d" / "fifo.yaml")
     assert namespaces_reached(parse(["apply", "-f", "d"]).primary, "dev") is None
+    (tmp_path / "d" / "fifo.yaml").unlink()
+    (tmp_path / "d" / "p.yaml").write_text(POD)
+    assert namespaces_reached(parse(["apply", "-R", "-f", "d"]).primary, "dev") == ("dev",)
+    deep = tmp_path / "d" / "/".join(["x"] * 40)
+    deep.mkdir(parents=True)
+    (deep / "p.yaml").write_text(POD)
+    assert namespaces_reached(parse(["apply", "-R", "-f", "d"]).primary, "dev") is None  # too deep
 
 
 def test_stdin_is_never_read_whatever_its_name(tmp_path: Path) -> None:
