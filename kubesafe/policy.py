@@ -19,8 +19,12 @@ from kubesafe.record import Record
 
 TYPE_CHECKING = False  # typing costs an import on the hot path; mypy treats this as True
 if TYPE_CHECKING:
-    from collections.abc import Mapping
+    from collections.abc import Callable, Mapping
     from typing import Any
+
+    # The namespaces a command can change (None: any), or a function that works
+    # them out (it may read manifest files) called only when a rule needs them.
+    Reach = tuple[str, ...] | None | Callable[[], tuple[str, ...] | None]
 
 NONE, CONFIRM, TYPED, BLOCK = LEVELS
 _RANK = {level: rank for rank, level in enumerate(LEVELS)}
@@ -258,15 +262,24 @@ def protection(
     *,
     mutating: bool,
     destructive: bool,
-    namespaces: tuple[str, ...] | None,
+    namespaces: Reach,
     endpoints: tuple[Rule, ...] = (),
 ) -> Protection:
-    """``endpoints``: ``endpoint_rules`` for the kubeconfig the target came from."""
-    matching = tuple(
-        rule
-        for rule in (*all_rules(policy, target), *endpoints)
-        if _matches_target(rule, target) and _matches_namespaces(rule, namespaces)
-    )
+    """``endpoints``: ``endpoint_rules`` for the kubeconfig the target came from.
+
+    ``namespaces`` is only worked out when a rule on this target is narrowed to
+    namespaces, so that commands nobody narrowed a rule for read no manifests.
+    """
+    on_target = [
+        rule for rule in (*all_rules(policy, target), *endpoints) if _matches_target(rule, target)
+    ]
+    reached: tuple[str, ...] | None = None
+    if callable(namespaces):
+        if any(rule.namespaces for rule in on_target):
+            reached = namespaces()
+    else:
+        reached = namespaces
+    matching = tuple(rule for rule in on_target if _matches_namespaces(rule, reached))
     if not matching:
         return Protection(None, False, NONE, ())
     levels = {rule: rule_levels(policy, rule) for rule in matching}

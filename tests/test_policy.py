@@ -258,8 +258,12 @@ def test_broken_policy_refuses_writes_everywhere_but_allows_reads(env_with) -> N
     assert make_plan(["get", "pods"], env).decision == ALLOW
 
 
-def test_namespace_reach_through_plan(env_with) -> None:  # type: ignore[no-untyped-def]
+def test_namespace_reach_through_plan(env_with, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
     env = env_with("rules:\n  - context: dev\n    namespaces: [staging]\n    level: confirm\n")
+    pod = write(tmp_path / "pod.yaml", "apiVersion: v1\nkind: Pod\nmetadata: {name: x}\n")
+    namespace = write(
+        tmp_path / "ns.yaml", "apiVersion: v1\nkind: Namespace\nmetadata: {name: staging}\n"
+    )
 
     def decision(*argv: str) -> str:
         return make_plan(list(argv), env).decision
@@ -267,15 +271,31 @@ def test_namespace_reach_through_plan(env_with) -> None:  # type: ignore[no-unty
     assert decision("delete", "pod", "x", "-n", "dev-1") == ALLOW
     assert decision("delete", "pod", "x", "-n", "staging") == CONFIRM
     assert decision("delete", "pods", "--all", "-A") == CONFIRM
-    assert decision("apply", "-f", "x.yaml") == CONFIRM  # the manifest may name any namespace
-    assert decision("apply", "-f", "x.yaml", "-n", "dev-1") == ALLOW  # kubectl enforces -n
+    assert decision("apply", "-f", str(tmp_path / "missing.yaml"), "-n", "dev-1") == CONFIRM
+    assert decision("apply", "-f", str(pod), "-n", "dev-1") == ALLOW  # a Pod goes to -n
+    assert decision("apply", "-f", str(pod), "-n", "staging") == CONFIRM
+    assert (
+        decision("delete", "-f", str(namespace), "-n", "dev-1") == CONFIRM
+    )  # -n moves no Namespace
+    assert decision("apply", "-k", str(tmp_path), "-n", "dev-1") == CONFIRM
     assert decision("delete", "ns", "staging") == CONFIRM
     assert decision("delete", "ns", "other") == ALLOW
     assert decision("delete", "namespace/staging") == CONFIRM
     assert decision("delete", "clusterrole", "x", "-n", "dev-1") == CONFIRM
     assert decision("drain", "node-1") == CONFIRM
+    for node in ("node/n1", "nodes/n1", "no/n1", "Node/n1", "nodes.v1./n1"):
+        # kubectl debug node/... runs a privileged pod on the node: not one namespace's affair
+        assert decision("debug", node, "-n", "dev-1", "--image=busybox") == CONFIRM, node
+    assert decision("debug", "web-0", "-n", "dev-1", "--image=busybox") == ALLOW
+    assert decision("debug", "pod/web-0", "-n", "dev-1", "--image=busybox") == ALLOW
+    assert decision("debug", "po/web-0", "-n", "staging", "--image=busybox") == CONFIRM
     assert decision("delete", "ipaddress", "x", "-n", "dev-1") == CONFIRM  # not known as namespaced
     assert decision("delete", "clusterissuers.cert-manager.io", "x", "-n", "dev-1") == CONFIRM
+    # A custom resource named like a built-in one may be cluster-scoped.
+    assert decision("delete", "roles.iam.example.com", "admin", "-n", "dev-1") == CONFIRM
+    assert decision("delete", "deployments.example.com/web", "-n", "dev-1") == CONFIRM
+    assert decision("delete", "deployments.apps", "web", "-n", "dev-1") == ALLOW
+    assert decision("delete", "deploy.v1.apps/web", "pods.v1./x", "-n", "dev-1") == ALLOW
     assert (
         decision("delete", "--raw", "/api/v1/namespaces/staging/pods/x", "-n", "dev-1") == CONFIRM
     )

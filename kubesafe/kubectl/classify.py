@@ -8,11 +8,12 @@ Classes, from harmless to dangerous:
 * ``write``: changes cluster state, or gives a way to (a shell in a pod, a proxy).
 * ``destructive``: deletes or empties things.
 
-Anything not in the table (plugins, kuberc aliases, commands of a newer kubectl)
-is a write: kubesafe fails closed. Flags then adjust the class: ``--help``,
-``--dry-run`` (except ``=none``/``=false``), ``--local`` and ``--list`` make a
-command harmless; ``--force``, ``--prune``, ``--replicas=0`` and ``--raw`` on
-``delete`` make it destructive.
+Anything not in the table (plugins, kuberc aliases, commands of a newer kubectl,
+an unknown word after a command group such as ``rollout`` or ``config``) is a
+write: kubesafe fails closed. Flags then adjust the class: ``--help``,
+``--dry-run`` (client, server, or true in any spelling Go's ParseBool accepts),
+``--local`` and ``--list`` make a command harmless; ``--force``, ``--prune``,
+``--replicas=0`` and ``--raw`` on ``delete`` make it destructive.
 """
 
 from __future__ import annotations
@@ -119,14 +120,35 @@ COMMAND_TABLE: dict[str, tuple[str, str]] = {
 FAMILY_TABLE: dict[str, tuple[str, str]] = {
     "create": (WRITE, "creates objects"),
     "set": (WRITE, "changes fields of live objects"),
-    "config": (LOCAL, "edits or shows kubeconfig files only"),
-    "kuberc": (LOCAL, "edits or shows the kuberc preferences file"),
     "help": (LOCAL, "prints help"),
     "completion": (LOCAL, "prints a shell completion script"),
 }
 
-_DRY_RUN_HARMLESS = frozenset({"", "client", "server", "true", "unchanged"})
+# Go's strconv.ParseBool spellings of true; "" is a bare boolean flag.
 _TRUE = frozenset({"", "1", "t", "T", "true", "TRUE", "True"})
+# kubectl's GetDryRunStrategy: "client", "server", the bare flag ("unchanged",
+# recorded as ""), and any ParseBool true (a client dry run, deprecated). "none" and
+# ParseBool's false spellings persist; any other value is kubectl's error, but stays
+# a write here in case a newer kubectl gives it a meaning.
+_DRY_RUN_HARMLESS = _TRUE | {"client", "server", "unchanged"}
+
+# Command groups that only list their subcommands: kubectl rejects any other word
+# after them ("unknown command"), and a newer kubectl may make that word a write.
+_GROUPS = frozenset(
+    {
+        ("alpha",),
+        ("auth",),
+        ("certificate",),
+        ("config",),
+        ("kuberc",),
+        ("plugin",),
+        ("rollout",),
+        ("set",),
+        ("top",),
+    }
+)
+# kubectl 1.35 added the kuberc command; an older kubectl runs a kubectl-kuberc plugin.
+KUBERC_COMMAND_SINCE = (1, 35)
 
 
 class Classification(Record):
@@ -166,6 +188,30 @@ def _base(reading: Reading) -> tuple[str, str]:
     return WRITE, f"'{path}' is not in kubesafe's command table: treated as a write"
 
 
+def _unknown_subcommand(reading: Reading) -> str | None:
+    """The word after a command group that names none of its known subcommands."""
+    if reading.plugin or reading.command not in _GROUPS or not reading.positionals:
+        return None
+    return " ".join((*reading.command, reading.positionals[0]))
+
+
+def _kuberc_plugin(reading: Reading, kubectl_version: tuple[int, int] | None) -> str | None:
+    """Why ``kuberc ...`` may run a plugin rather than kubectl's own command."""
+    if reading.plugin or reading.command[:1] != ("kuberc",):
+        return None
+    if kubectl_version is None:
+        return (
+            "'kuberc' is a plugin name on kubectl older than 1.35 and the kubectl "
+            "version is not known: treated as a write"
+        )
+    if kubectl_version < KUBERC_COMMAND_SINCE:
+        shown = ".".join(str(n) for n in kubectl_version)
+        return (
+            f"kubectl {shown} has no kuberc command: 'kuberc' runs a plugin, which can do anything"
+        )
+    return None
+
+
 def _dry_run_ignored(reading: Reading) -> str | None:
     """Why kubectl would ignore --dry-run here (it does for --raw, and for create --edit)."""
     verb = reading.command[:1]
@@ -176,8 +222,12 @@ def _dry_run_ignored(reading: Reading) -> str | None:
     return None
 
 
-def classify(reading: Reading) -> Classification:
-    """Classify one reading of a kubectl argv."""
+def classify(reading: Reading, kubectl_version: tuple[int, int] | None = None) -> Classification:
+    """Classify one reading of a kubectl argv.
+
+    ``kubectl_version`` (major, minor) is the kubectl that will run, when known:
+    some words are commands in one kubectl and plugin names in an older one.
+    """
     path = " ".join(reading.command)
     if not reading.plugin and reading.command[:1] and reading.command[0] in COMPLETION_COMMANDS:
         return Classification(LOCAL, COMMAND_TABLE[reading.command[0]][1])
@@ -186,8 +236,17 @@ def classify(reading: Reading) -> Classification:
         # whatever the flags (--help and --dry-run included) say.
         name = reading.positionals[0]
         return Classification(WRITE, f"'create {name}' may be a plugin: it can do anything")
+    plugin = _kuberc_plugin(reading, kubectl_version)
+    if plugin is not None:
+        # Before --help: a plugin gets --help as an argument and does what it likes.
+        return Classification(WRITE, plugin)
     if not reading.plugin and _flag_true(reading, "help"):
         return Classification(LOCAL, "--help only prints help")
+    unknown = _unknown_subcommand(reading)
+    if unknown is not None:
+        return Classification(
+            WRITE, f"'{unknown}' is not a subcommand kubesafe knows: treated as a write"
+        )
     category, reason = _base(reading)
     if reading.plugin or category in (LOCAL, READ):
         if path == "version" and _flag_true(reading, "client"):
@@ -312,20 +371,62 @@ NAMESPACED = frozenset(
     }
 )
 NAMESPACE_TYPES = frozenset({"namespace", "namespaces", "ns"})
-_MANIFEST_FLAGS = ("filename", "kustomize")
+_POD_TYPES = frozenset({"pod", "pods", "po"})
+
+
+# The API groups built into kube-apiserver that hold namespaced types. A type
+# qualified with any other group (``roles.iam.example.com``) is a custom resource,
+# which may be cluster-scoped: it stays unknown.
+_BUILTIN_GROUPS = frozenset(
+    {
+        "apps",
+        "authorization.k8s.io",
+        "autoscaling",
+        "batch",
+        "coordination.k8s.io",
+        "discovery.k8s.io",
+        "events.k8s.io",
+        "networking.k8s.io",
+        "policy",
+        "rbac.authorization.k8s.io",
+        "resource.k8s.io",
+        "storage.k8s.io",
+    }
+)
+
+
+def _api_version(word: str) -> bool:
+    """v1, v2, v1beta1, v1alpha3..."""
+    if not word.startswith("v"):
+        return False
+    digits = word[1:].replace("alpha", ".", 1).replace("beta", ".", 1)
+    return all(part.isdigit() for part in digits.split(".")) and digits[:1].isdigit()
 
 
 def _resource_type(word: str) -> str:
-    return word.split("/", 1)[0].split(".", 1)[0].lower()
+    """``deploy``, ``deployments.apps``, ``deployments.v1.apps``, ``pods.v1.`` -> the
+    bare type; a type of another group keeps its group, so that no table knows it."""
+    qualified = word.split("/", 1)[0].lower()
+    name, _, group = qualified.partition(".")
+    if not group or group in _BUILTIN_GROUPS:
+        return name
+    version, _, rest = group.partition(".")
+    if _api_version(version) and (rest in _BUILTIN_GROUPS or not rest):
+        return name
+    return qualified
 
 
-def namespaces_reached(reading: Reading, namespace: str) -> tuple[str, ...] | None:
+def namespaces_reached(
+    reading: Reading, namespace: str, *, read_manifests: bool = True
+) -> tuple[str, ...] | None:
     """The namespaces a command can change, or None when it may reach any of them.
 
-    ``namespace`` is the resolved one (flag, context or default). Manifests
-    without an explicit ``-n`` carry their own namespaces; ``-A``, node
-    commands, ``--raw``, ``proxy``, ``certificate``, non-namespaced or unknown
-    resource types and plugins reach everything.
+    ``namespace`` is the resolved one (flag, context or default). ``-A``, node
+    commands (``debug node/...`` included), ``--raw``, ``proxy``, ``certificate``,
+    ``apply --prune``, non-namespaced or unknown resource types and plugins reach
+    everything. So do manifests (``-f``, ``-k``), unless ``read_manifests`` and
+    every object is read from local files and is of a built-in namespaced kind
+    (see ``kubesafe.manifests``): kubectl's ``-n`` does not move the others.
     """
     if reading.plugin or " ".join(reading.command) not in COMMAND_TABLE:
         return None
@@ -333,9 +434,17 @@ def namespaces_reached(reading: Reading, namespace: str) -> tuple[str, ...] | No
         return None
     if reading.command and reading.command[0] in _EVERYWHERE_COMMANDS:
         return None
-    explicit_namespace = reading.last("namespace")
-    if any(reading.has(flag) for flag in _MANIFEST_FLAGS) and not explicit_namespace:
+    if reading.command == ("apply",) and (_flag_true(reading, "prune") or reading.has("applyset")):
+        # --prune deletes what is missing from the input, Namespaces included.
         return None
+    if reading.command == ("debug",) and not _debugs_pods(reading.positionals):
+        return None
+    if reading.has("kustomize"):
+        return None  # kustomize builds the objects: kubesafe does not run it
+    if reading.command == ("create",) and _flag_true(reading, "edit"):
+        return None  # what is created is what the editor leaves, not what the files say
+    if reading.has("filename"):
+        return _manifest_namespaces(reading, namespace, read_manifests)
     if reading.command[:1] == ("create",) and reading.command[1:2] == ("namespace",):
         return tuple(reading.positionals[:1]) or None
     if reading.command[:1] == ("create",) and reading.command[1:2] in _CLUSTER_WIDE_CREATES:
@@ -349,6 +458,36 @@ def namespaces_reached(reading: Reading, namespace: str) -> tuple[str, ...] | No
                 reached.add(location.split("/", 1)[0])
         return tuple(sorted(reached))
     return _resource_namespaces(list(reading.positionals), reading.command, namespace)
+
+
+def _debugs_pods(positionals: tuple[str, ...]) -> bool:
+    """``kubectl debug NAME`` and ``debug pod/NAME`` debug pods; ``node/NAME`` a node."""
+    for word in positionals:
+        kind, slash, _ = word.partition("/")
+        if slash and kind.lower() not in _POD_TYPES:
+            return False
+    return True
+
+
+def _manifest_namespaces(
+    reading: Reading, namespace: str, read_manifests: bool
+) -> tuple[str, ...] | None:
+    if not read_manifests:
+        return None
+    from kubesafe.manifests import manifest_namespaces
+
+    found = manifest_namespaces(
+        reading.flags["filename"],
+        recursive=_flag_true(reading, "recursive"),
+        namespace=namespace,
+    )
+    # kubectl refuses resource arguments beside -f; should one slip through, count it too.
+    # Words with "=" or a trailing "-" are label, annotation or env changes, not resources.
+    resources = [w for w in reading.positionals if "=" not in w and not w.endswith("-")]
+    if found is None or not resources:
+        return found
+    also = _resource_namespaces(resources, reading.command, namespace)
+    return None if also is None else tuple(sorted({*found, *also}))
 
 
 def _resource_namespaces(

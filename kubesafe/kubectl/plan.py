@@ -26,6 +26,7 @@ from kubesafe.policy import (
 )
 from kubesafe.record import Record
 from kubesafe.versions.choose import Choice, choose
+from kubesafe.versions.parse import parse_git_version
 
 TYPE_CHECKING = False  # typing costs an import on the hot path; mypy treats this as True
 if TYPE_CHECKING:
@@ -185,29 +186,17 @@ def make_plan(
     files = index if index is not None else FileIndex()
     raw = parsed if parsed is not None else kubectl_args.parse(argv)
     parsed, resolve_error = _with_kuberc(argv, raw, environment, files)
-    per_reading = [classify(reading) for reading in parsed.readings]
-    cases = [
-        Case(
-            overrides_from(reading),
-            reading_class,
-            _reach(reading),
-        )
-        for reading, reading_class in zip(parsed.readings, per_reading, strict=True)
-    ]
-    verdict = judge(
-        cases,
-        resolve_error,
-        exhaustive=parsed.exhaustive,
-        uncertain_flags=parsed.uncertain_flags,
-        env=environment,
-        index=files,
-    )
+    verdict = _judge_readings(parsed, resolve_error, None, environment, files)
     policy = verdict.policy
     if policy is None and not environment.get("KUBESAFE_KUBECTL"):
         policy = load_policy(environment, files)
     settings = policy.kubectl if policy is not None else {}
     targets = verdict.targets
     choice = choose(targets[0] if targets else None, settings, environment, files)
+    version = _known_version(choice)
+    if version is not None and any(_version_dependent(r) for r in parsed.readings):
+        # The kubectl that will run is known now: classify again for that kubectl.
+        verdict = _judge_readings(parsed, resolve_error, version, environment, files)
     if index is None:
         files.save()
     return Plan(
@@ -227,9 +216,48 @@ def make_plan(
     )
 
 
-def _reach(reading: Reading) -> Callable[[str], tuple[str, ...] | None]:
+def _judge_readings(
+    parsed: ParsedArgs,
+    resolve_error: str | None,
+    kubectl_version: tuple[int, int] | None,
+    env: Mapping[str, str],
+    files: FileIndex,
+) -> Verdict:
+    cases = []
+    for reading in parsed.readings:
+        reading_class = classify(reading, kubectl_version)
+        reach = _reach(reading, read_manifests=reading_class.mutating)
+        cases.append(Case(overrides_from(reading), reading_class, reach))
+    return judge(
+        cases,
+        resolve_error,
+        exhaustive=parsed.exhaustive,
+        uncertain_flags=parsed.uncertain_flags,
+        env=env,
+        index=files,
+    )
+
+
+def _version_dependent(reading: Reading) -> bool:
+    """Whether the reading's class depends on the kubectl version (``kuberc``)."""
+    return not reading.plugin and reading.command[:1] == ("kuberc",)
+
+
+def _known_version(choice: Choice) -> tuple[int, int] | None:
+    """(major, minor) of the kubectl the shim will run, when it is certain.
+
+    A stale choice is made again after the decision (the server is asked), and
+    may then pick another kubectl: its version does not count.
+    """
+    if choice.stale or not choice.version or (choice.path is None and choice.download is None):
+        return None
+    parsed = parse_git_version(choice.version)
+    return None if parsed is None else (parsed[0], parsed[1])
+
+
+def _reach(reading: Reading, *, read_manifests: bool) -> Callable[[str], tuple[str, ...] | None]:
     def reached(namespace: str) -> tuple[str, ...] | None:
-        return namespaces_reached(reading, namespace)
+        return namespaces_reached(reading, namespace, read_manifests=read_manifests)
 
     return reached
 
@@ -326,7 +354,7 @@ def judge(
                 target,
                 mutating=case.classification.mutating,
                 destructive=case.classification.destructive,
-                namespaces=case.namespaces(target.namespace),
+                namespaces=_bind(case.namespaces, target.namespace),
                 endpoints=endpoint_rules(policy, merged, target),
             )
             if _outranks(found, best[0]):
@@ -345,6 +373,12 @@ def judge(
         decision_reason=reason,
         overridable=overridable and best[1] is not None,
     )
+
+
+def _bind(
+    reach: Callable[[str], tuple[str, ...] | None], namespace: str
+) -> Callable[[], tuple[str, ...] | None]:
+    return lambda: reach(namespace)
 
 
 def _with_kuberc(

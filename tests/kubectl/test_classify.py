@@ -49,6 +49,20 @@ CASES: list[tuple[str, str]] = [
     ("apply | -f app.yaml --dry-run=client", R),
     ("apply | -f app.yaml --dry-run=server", R),
     ("apply | -f app.yaml --dry-run=true", R),
+    # Go's strconv.ParseBool spellings of true are client dry runs too.
+    ("apply | -f app.yaml --dry-run=1", R),
+    ("apply | -f app.yaml --dry-run=t", R),
+    ("delete | pod web-0 --dry-run=T", R),
+    ("scale | deploy/web --replicas=0 --dry-run=True", R),
+    ("create configmap | x --dry-run=TRUE", R),
+    ("apply | -f app.yaml --dry-run=0", W),
+    ("apply | -f app.yaml --dry-run=f", W),
+    ("apply | -f app.yaml --dry-run=F", W),
+    ("apply | -f app.yaml --dry-run=False", W),
+    ("apply | -f app.yaml --dry-run=FALSE", W),
+    ("delete | pod web-0 --dry-run=false", D),
+    ("apply | -f app.yaml --dry-run=yes", W),  # kubectl rejects it; a newer one might not
+    ("apply | -f app.yaml --dry-run=Client", W),
     ("delete | pod web-0 --dry-run=server", R),
     ("drain | node-1 --dry-run=client", R),
     ("apply | -f app.yaml", W),
@@ -119,6 +133,21 @@ CASES: list[tuple[str, str]] = [
     ("kustomize | overlays/prod", L),
     ("plugin list |", L),
     ("options |", L),
+    ("alpha |", L),
+    ("rollout |", L),
+    ("config |", L),
+    # A word after a command group that kubesafe does not know: a newer kubectl's command.
+    ("alpha | frobnicate pods", W),
+    ("auth | frobnicate", W),
+    ("certificate | frobnicate csr-1", W),
+    ("config | frobnicate prod", W),
+    ("rollout | frobnicate deploy/web", W),
+    ("plugin | frobnicate", W),
+    ("top | frobnicate", W),
+    ("kuberc | frobnicate", W),
+    # kuberc is a plugin name before kubectl 1.35; no kubectl here, so its version is unknown.
+    ("kuberc view |", W),
+    ("kuberc set | --section defaults --command get --option output=wide", W),
 ]
 
 PLUGIN_CASES = ["ctx prod", "oidc-login get-token", "frobnicate everything"]
@@ -207,7 +236,7 @@ def test_completion_passes_through_even_on_prod(world: dict[str, str]) -> None:
 
 
 def test_every_kubectl_command_is_in_the_audited_table() -> None:
-    families = {"create", "set", "config", "kuberc"}
+    families = {"create", "set"}
     missing = [
         path
         for path in COMMANDS
@@ -289,3 +318,65 @@ def test_a_commands_own_user_flag_is_not_the_kubeconfig_user(world: dict[str, st
     plan = make_plan(["create", "rolebinding", "rb", "--clusterrole=view", "--user=alice"], world)
     assert plan.resolve_error is None and plan.target is not None
     assert plan.target.user == "" and plan.decision == ALLOW
+
+
+@pytest.mark.parametrize(
+    ("words", "version", "expected"),
+    [
+        ("kuberc view", (1, 37), L),
+        ("kuberc set --section defaults --command get --option output=wide", (1, 35), L),
+        ("kuberc", (1, 37), L),
+        ("kuberc view", (1, 34), W),  # kubectl-kuberc, a plugin, runs
+        ("kuberc view --help", (1, 33), W),  # the plugin gets --help and does what it likes
+        ("kuberc view", None, W),
+        ("kuberc frobnicate", (1, 37), W),
+        ("config view", None, L),
+    ],
+)
+def test_kuberc_is_a_command_only_from_kubectl_1_35(
+    words: str, version: tuple[int, int] | None, expected: str
+) -> None:
+    assert classify(parse(words.split()).primary, version).category == expected
+
+
+def _cached_kubectl(cache: Path, tag: str) -> None:
+    binary = cache / "kubectl" / tag / "kubectl"
+    binary.parent.mkdir(parents=True)
+    binary.write_text("#!/bin/sh\n")
+    binary.chmod(0o755)
+
+
+@pytest.mark.parametrize(("tag", "expected"), [("v1.37.1", L), ("v1.33.9", W)])
+def test_kuberc_follows_the_version_of_the_kubectl_that_will_run(
+    world: dict[str, str],
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    tag: str,
+    expected: str,
+) -> None:
+    from kubesafe.versions.server_cache import ServerVersions
+
+    cache = tmp_path / "cache"
+    monkeypatch.setenv("KUBESAFE_CACHE_DIR", str(cache))
+    _cached_kubectl(cache, tag)
+    versions = ServerVersions()
+    versions.record("https://prod.example:6443", tag)  # remembered and fresh
+    versions.save()
+    plan = make_plan(["kuberc", "view", "--context", "prod"], world)
+    assert plan.choice.version == tag
+    assert plan.classification.category == expected, plan.classification
+    assert plan.decision == (ALLOW if expected == L else CONFIRM)
+    # Not remembered (or expired): the shim asks the server after deciding and may run
+    # another kubectl, so the version is not known at decision time.
+    stale = make_plan(["kuberc", "view", "--context", "dev"], world)
+    assert stale.choice.stale and stale.classification.category == W
+
+
+def test_an_unknown_word_after_any_command_group_is_a_write() -> None:
+    """A newer kubectl's subcommand of any group must not pass as the group's help."""
+    parents = {path.rsplit(" ", 1)[0] for path in COMMANDS if " " in path}
+    # cluster-info runs itself with extra words as arguments (kubectl never fails on them).
+    for parent in sorted(parents - {"cluster-info"}):
+        reading = parse([*parent.split(), "frobnicate", "x"]).primary
+        assert classify(reading).category == WRITE, parent
+    assert classify(parse(["cluster-info", "frobnicate"]).primary).category == READ

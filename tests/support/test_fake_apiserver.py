@@ -511,6 +511,9 @@ def test_crud_roundtrip_over_http() -> None:
         dry = raw_request(server, "DELETE", f"{base}/x?dryRun=All")
         assert dry[0] == 200
         assert server.get_object("c-1", "configmaps", "ns", "x") is not None
+        options = json.dumps({"dryRun": ["All"]}).encode()  # how kubectl sends it
+        assert raw_request(server, "DELETE", f"{base}/x", options)[0] == 200
+        assert server.get_object("c-1", "configmaps", "ns", "x") is not None
         assert raw_request(server, "DELETE", f"{base}/x")[0] == 200
         assert server.get_object("c-1", "configmaps", "ns", "x") is None
         # Other clusters never saw any of it.
