@@ -1,14 +1,19 @@
-"""mkdocs hook: ``\\|`` inside a code span in a table cell renders as ``|``, as on GitHub.
+"""mkdocs hook: code spans in table cells, as GitHub shows them and easy to read.
 
 In a Markdown table a literal pipe must be written ``\\|``, even inside backticks, or it
 splits the cell (GitHub's rule). GitHub then shows the code as ``a | b``; Python-Markdown keeps
 the backslash inside code spans, so the site would show ``kubesafe init fish \\| source``,
 which fails when pasted. This hook adds a tree processor that drops that backslash in the
 code spans of table cells only; code blocks and text outside tables are left alone.
+
+It also marks where a long code span in a cell may wrap (``<wbr>`` after ``/``, ``::``,
+``_`` and ``.``), so a test name like ``tests/e2e/test_demo.py::test_tour`` breaks between
+its words instead of anywhere, and copies unchanged.
 """
 
 from __future__ import annotations
 
+import re
 import xml.etree.ElementTree as etree
 
 from markdown import Markdown
@@ -18,6 +23,8 @@ from markdown.util import AtomicString
 from mkdocs.config.defaults import MkDocsConfig
 
 ESCAPED_PIPE = "\\|"
+# Split after these; the pieces are the words a browser may put on separate lines.
+WRAP_AFTER = re.compile(r"(?:(?<=::)|(?<=[/_.]))(?=[^/_.:])")
 
 
 class TablePipes(Treeprocessor):
@@ -26,6 +33,16 @@ class TablePipes(Treeprocessor):
             for code in cell.iter("code"):
                 if code.text and ESCAPED_PIPE in code.text:
                     code.text = AtomicString(code.text.replace(ESCAPED_PIPE, "|"))
+                if code.text and len(code) == 0:
+                    _mark_wrap_points(code)
+
+
+def _mark_wrap_points(code: etree.Element) -> None:
+    first, *rest = WRAP_AFTER.split(code.text or "")
+    code.text = AtomicString(first)
+    for piece in rest:
+        wbr = etree.SubElement(code, "wbr")
+        wbr.tail = AtomicString(piece)
 
 
 class TablePipesExtension(Extension):
