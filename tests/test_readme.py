@@ -52,6 +52,39 @@ def test_the_test_command_is_the_script_that_installs_and_runs_everything() -> N
     assert 'exec .venv/bin/python -m pytest "$@"' in script
 
 
+# Where a file that uses the test binaries names kubectl minors: kubectl_binary(33),
+# helm_binary(37), MINORS = (31, 33, 37), params=[33, 37], parametrize("minor", [31, 37]),
+# for minor in (31, 33, 37).
+MINOR_SITES = re.compile(
+    r"(?:kubectl|helm)_binary\((\d+)\)"
+    r"|(?:MINORS = |params=|parametrize\(\"minor\", |for minor in )[(\[]([\d, ]+)[)\]]"
+)
+
+
+def _minors_the_suite_runs() -> set[int]:
+    minors: set[int] = set()
+    for source in [
+        *ROOT.joinpath("tests").rglob("*.py"),
+        *ROOT.joinpath("benchmarks").glob("*.py"),
+    ]:
+        text = source.read_text(encoding="utf-8")
+        if "kubectl_binaries import" not in text:
+            continue
+        for single, listed in MINOR_SITES.findall(text):
+            minors.update(int(n) for n in re.findall(r"\d+", single or listed))
+    return {minor for minor in minors if minor < 90}  # 9x: synthetic wheels of the unit tests
+
+
+def test_readme_names_the_kubectl_versions_the_suite_downloads() -> None:
+    """The download figure in the README holds for these versions; a new one changes it."""
+    minors = _minors_the_suite_runs()
+    assert minors == {31, 33, 37}
+    text = README.read_text(encoding="utf-8")
+    named = re.search(r"\(kubectl ([\d.,\sand]+), the versions the suite runs", text)
+    assert named, "README.md should say which kubectl versions the tests download"
+    assert {int(m) for m in re.findall(r"1\.(\d+)", named[1])} == minors
+
+
 # --------------------------------------------------------------------------------------
 # tools/test.sh's package step, with apt-get and sudo replaced by recorders
 # --------------------------------------------------------------------------------------
