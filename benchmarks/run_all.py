@@ -159,6 +159,8 @@ def main() -> int:
     budgeted = [r for r in rows if r.met is not None]
     missed = [r for r in budgeted if not r.met]
     print(f"\n{len(budgeted) - len(missed)} of {len(budgeted)} budgets met.")
+    if missed or failures:
+        print()  # Markdown needs a blank line before a list, or it joins the paragraph
     for r in missed:
         print(f"- missed: {r.benchmark}: {r.label} ({r.budget.text if r.budget else ''})")
     for failure in failures:

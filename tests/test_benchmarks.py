@@ -140,3 +140,21 @@ def test_budget_verdicts(budget: Budget, baseline: float, measured: float, met: 
     r = Row("b", "m", "base", baseline, measured, "ms", budget)
     assert r.met is met
     assert markdown_table([r]).splitlines()[-1].endswith("| met |" if met else "| MISSED |")
+
+
+def test_missed_budgets_print_as_a_markdown_list(
+    monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """The output is pasted into docs/performance.md: the missed lines must render as a list."""
+    import markdown
+
+    def slow(repeats: int, quick: bool = False) -> list[Row]:
+        return [Row("slow", "kubesafe x", "x", 10.0, 50.0, "ms", added_at_most(20, "ms"))]
+
+    monkeypatch.setattr(run_all, "BENCHMARKS", {"slow": (slow, 3)})
+    monkeypatch.setattr(run_all, "tools", lambda: ["no tools"])
+    monkeypatch.setattr(sys, "argv", ["run_all.py", "--only", "slow"])
+    assert run_all.main() == 0
+    html = markdown.markdown(capsys.readouterr().out, extensions=["tables"])
+    assert "<p>0 of 1 budgets met.</p>" in html
+    assert "<li>missed: slow: kubesafe x (+20 ms max)</li>" in html

