@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import os
 
+from kubesafe.endpoint import Identity, canonical_urls, identity, same_cluster, url_keys
 from kubesafe.filecache import FileIndex, FileReadError
 from kubesafe.glob import glob_match
 from kubesafe.kubeconfig import Merged, Target
@@ -181,34 +182,98 @@ def all_rules(policy: Policy, target: Target) -> tuple[Rule, ...]:
     return policy.rules + tuple(rule for rule in extra if rule is not None)
 
 
-def endpoint_rules(policy: Policy, merged: Merged, target: Target) -> tuple[Rule, ...]:
-    """Protection that other contexts' rules carry over to ``target``'s endpoint.
+def target_identity(target: Target, index: FileIndex | None = None) -> Identity:
+    """The endpoint identity of where ``target``'s requests go."""
+    return identity(target.server, *target.tls, index)
+
+
+def cluster_identity(merged: Merged, cluster: str, index: FileIndex | None = None) -> Identity:
+    server = merged.clusters.get(cluster, ("", None))[0]
+    return identity(server, *merged.cluster_tls.get(cluster, _NO_TLS), index)
+
+
+_NO_TLS = ("", "", "", False)
+
+
+def lent_rule(rule: Rule, lender: str, via: str) -> Rule:
+    """``rule`` of the protected context ``lender``, carried over to another target."""
+    source = f"{rule.source}, via {via} (same endpoint)"
+    return Rule("endpoint", lender, rule.environment, rule.level, rule.namespaces, source)
+
+
+def endpoint_rules(
+    policy: Policy, merged: Merged, target: Target, index: FileIndex | None = None
+) -> tuple[Rule, ...]:
+    """Protection that other contexts' and clusters' rules carry over to ``target``'s endpoint.
 
     A rule naming the context ``prod`` must also catch ``--cluster prod``,
-    ``--server <prod's URL>`` and a ``sandbox`` context that points at prod's
-    cluster: whatever the path, the same API server is hit. So every context
-    sharing the target's cluster or API server lends it its rules.
+    ``--server <prod's URL in any spelling>``, a ``sandbox`` context that points
+    at prod's cluster, and a tunnel entry with prod's CA: whatever the path, the
+    same API server is hit (``kubesafe.endpoint``). So every context sharing the
+    target's cluster or endpoint identity lends it its rules, and so does every
+    cluster entry carrying a ``kubesafe`` extension. Protected endpoints seen in
+    other kubeconfig files are lent too (``kubesafe.protected_endpoints``).
     """
-    server = normalize_server(target.server)
+    from kubesafe import protected_endpoints
+
+    mine = target_identity(target, index)
+    known: dict[str, bool] = {}
+
+    def linked(cluster: str) -> bool:
+        if cluster not in known:
+            known[cluster] = cluster in merged.clusters and same_cluster(
+                cluster_identity(merged, cluster, index), mine
+            )
+        return known[cluster]
+
     derived: list[Rule] = []
-    for name, (cluster, _user, _namespace, extension) in merged.contexts.items():
+    used: set[str] = set()
+    for name, (cluster, user, namespace, extension) in merged.contexts.items():
+        used.add(cluster)
         if name == target.context:
             continue
-        other = merged.clusters.get(cluster, ("", None))[0]
-        same_cluster = bool(cluster) and cluster == target.cluster
-        if not same_cluster and (not other or normalize_server(other) != server):
+        if not (cluster and cluster == target.cluster) and not linked(cluster):
             continue
-        probe = Target(name, cluster, "", other, "", merged.files, extension)
+        other, cluster_extension = merged.clusters.get(cluster, ("", None))
+        probe = Target(
+            name,
+            cluster,
+            user,
+            other,
+            namespace,
+            merged.files,
+            extension,
+            cluster_extension,
+            tls=merged.cluster_tls.get(cluster, _NO_TLS),
+        )
         for rule in all_rules(policy, probe):
-            if rule.kind in _CONTEXT_KINDS and _matches_target(rule, probe):
-                source = f"{rule.source}, via context {name!r} (same endpoint)"
-                derived.append(
-                    Rule("endpoint", name, rule.environment, rule.level, rule.namespaces, source)
-                )
+            if rule.kind != "endpoint" and _matches_target(rule, probe):
+                derived.append(lent_rule(rule, name, f"context {name!r}"))
+    for cluster, (_server, extension) in merged.clusters.items():
+        if extension is None or cluster in used or cluster == target.cluster:
+            continue
+        if linked(cluster):
+            tagged = _extension_rule(extension, "kubeconfig-cluster", cluster, merged.files)
+            if tagged is not None:
+                derived.append(lent_rule(tagged, cluster, f"cluster {cluster!r}"))
+    derived.extend(protected_endpoints.lend(policy, merged, target, mine))
     return tuple(derived)
 
 
 _CONTEXT_KINDS = frozenset({"context", "context-regex", "kubeconfig-context"})
+_GLOB = frozenset("*?[")
+
+
+def server_matches(pattern: str, server: str, tls: bool = False) -> bool:
+    """A ``server`` rule's pattern against a server URL, in every spelling of both."""
+    if _GLOB.isdisjoint(pattern):
+        return not set(url_keys(pattern, tls)).isdisjoint(url_keys(server, tls))
+    forms = (*canonical_urls(server, tls), normalize_server(server))
+    host_part = pattern.partition("://")[2].partition("/")[0]
+    patterns = [normalize_server(pattern)]
+    if _GLOB.isdisjoint(host_part):
+        patterns.extend(canonical_urls(pattern, tls))
+    return any(glob_match(p, form) for p in patterns for form in forms)
 
 
 def _matches_target(rule: Rule, target: Target) -> bool:
@@ -223,7 +288,8 @@ def _matches_target(rule: Rule, target: Target) -> bool:
 
         return bool(target.context) and re.search(rule.pattern, target.context) is not None
     if rule.kind == "server":
-        return glob_match(normalize_server(rule.pattern), normalize_server(target.server))
+        tls = target.tls[3] or any(target.tls[:3])
+        return server_matches(rule.pattern, target.server, tls)
     # Extension rules were built for this very target.
     return True
 

@@ -123,7 +123,7 @@ def _approve(
     ``details``: extra banner rows (helm: release, chart). ``preview``: text shown
     on the terminal before the question, computed only when there is one to ask.
     """
-    from kubesafe.plan import BLOCK, approval_label
+    from kubesafe.plan import BLOCK, approval_labels
 
     extra = {"program": program, **dict(details)} if program != "kubectl" else None
     target = plan.guarded
@@ -131,10 +131,11 @@ def _approve(
         # Unresolvable target, broken policy, unparseable argv: no override helps.
         _audit(plan, "refused", plan.decision_reason, extra)
         return False, f"refusing to run {program}: {plan.decision_reason}"
-    label = approval_label(target, plan.protection)
+    labels = approval_labels(target, plan.protection)
+    label = labels[0]
     override = env.get(CONFIRM_VARIABLE, "")
-    if override and override == label and len(plan.targets) == 1:
-        _audit(plan, "allowed", f"{CONFIRM_VARIABLE}={label}", extra)
+    if override and override in labels and len(plan.targets) == 1:
+        _audit(plan, "allowed", f"{CONFIRM_VARIABLE}={override}", extra)
         return True, ""
     if plan.decision == BLOCK:
         _audit(plan, "refused", plan.decision_reason, extra)
