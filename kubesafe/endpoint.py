@@ -1,11 +1,13 @@
 """Endpoint identity: when two server URLs, or two cluster entries, reach one API server.
 
 Server URLs are read the way client-go reads them (Go's ``net/url`` plus
-``rest.DefaultServerURL``): a value without a scheme gets ``https://`` when the
-entry has TLS settings and ``http://`` otherwise; the fragment, the query and a
-user part do not change the connection; the port may have leading zeros; the
-request path is the URL's decoded path joined and cleaned (``/c/./`` is
-``/c``). The scheme itself is not part of the identity: one port speaks one
+``rest.DefaultServerURL``), as checked against real kubectl ``-v=6``: a value
+without a scheme gets ``http://``, even when the entry has a CA (clientcmd
+applies TLS settings only to a server that is https already) and it must not
+have a path; the query and a user part do not change the connection; a
+fragment stays in the request path (``/p#f`` requests ``/p%23f/api``); the port
+may have leading zeros; the request path is the URL's decoded path joined and
+cleaned (``/c/./`` is ``/c``). The scheme itself is not part of the identity: one port speaks one
 protocol, so only the port it implies by default matters.
 
 Hosts are canonical: IP literals in every spelling (``[::ffff:127.0.0.1]``,
@@ -41,9 +43,17 @@ _HEX = "0123456789abcdefABCDEF"
 class Endpoint(Record):
     """A parsed server URL: what client-go connects to and the path prefix it requests."""
 
-    __slots__ = ("host", "path", "port", "port_given", "scheme")
+    __slots__ = ("fragment_path", "host", "path", "port", "port_given", "scheme")
 
-    def __init__(self, scheme: str, host: str, port: int, path: str, port_given: bool) -> None:
+    def __init__(
+        self,
+        scheme: str,
+        host: str,
+        port: int,
+        path: str,
+        port_given: bool,
+        fragment_path: str | None = None,
+    ) -> None:
         self.scheme = scheme
         # lower-case, brackets and zone removed, percent escapes decoded; not canonical yet
         self.host = host
@@ -52,6 +62,9 @@ class Endpoint(Record):
         self.path = path
         # False when the port is the scheme's default
         self.port_given = port_given
+        # kubectl keeps a fragment in the request path (``/p#f`` requests ``/p%23f/api``);
+        # a server that ignores it sees ``path``: both are the same endpoint
+        self.fragment_path = fragment_path
 
 
 def _unquote(text: str) -> str:
@@ -96,18 +109,15 @@ def _has_scheme(text: str) -> bool:
     return bool(rest) and rest[0] not in "/?#"
 
 
-def parse(url: str, tls: bool) -> Endpoint | None:
-    """The endpoint client-go connects to for ``server: url``; None when it has no host.
-
-    ``tls``: the entry has TLS settings (CA, client certificate, insecure flag,
-    TLS server name), which makes a scheme-less URL https.
-    """
+def parse(url: str) -> Endpoint | None:
+    """The endpoint client-go connects to for ``server: url``; None when it has no host."""
     text = url.strip()
     if not _has_scheme(text):
-        text = ("https://" if tls else "http://") + text
+        text = "http://" + text
     scheme, _, rest = text.partition("://")
     scheme = scheme.lower()
-    rest = rest.partition("#")[0].partition("?")[0]
+    rest, hash_mark, fragment = rest.partition("#")
+    rest = rest.partition("?")[0]
     authority, slash, path = rest.partition("/")
     authority = authority.rpartition("@")[2]
     if authority.startswith("["):
@@ -131,7 +141,9 @@ def parse(url: str, tls: bool) -> Endpoint | None:
         return None
     default = 443 if scheme == "https" else 80
     port = int(port_text) if port_text else default
-    return Endpoint(scheme, host, port, clean_path(_unquote(slash + path)), bool(port_text))
+    decoded = _unquote(slash + path)
+    with_fragment = clean_path(f"{decoded}#{fragment}") if hash_mark else None
+    return Endpoint(scheme, host, port, clean_path(decoded), bool(port_text), with_fragment)
 
 
 def _ipv4(text: str) -> str | None:
@@ -211,11 +223,11 @@ def ip_key(host: str) -> str | None:
         six = _ipv6(host)
         if six is None:
             return None
-        if six[:5] == (0, 0, 0, 0, 0) and six[5] in (0, 0xFFFF) and six[6:] != (0, 0):
+        if six in ((0,) * 8, (0,) * 7 + (1,)):
+            return LOOPBACK  # :: and ::1
+        if six[:5] == (0, 0, 0, 0, 0) and (six[5] == 0xFFFF or (six[5] == 0 and six[6])):
             # IPv4-mapped (::ffff:a.b.c.d) and the old IPv4-compatible form (::a.b.c.d)
             four = f"{six[6] >> 8}.{six[6] & 255}.{six[7] >> 8}.{six[7] & 255}"
-        elif six in ((0,) * 8, (0,) * 7 + (1,)):
-            return LOOPBACK
         else:
             return ":".join(f"{group:x}" for group in six)
     if four.startswith("127.") or four == "0.0.0.0":
@@ -280,9 +292,9 @@ def reset_hosts(value: Hosts | None = None) -> None:
     _hosts = value
 
 
-def canonical_urls(url: str, tls: bool) -> tuple[str, ...]:
+def canonical_urls(url: str) -> tuple[str, ...]:
     """The URL with its host in canonical spellings, for glob rules (default port dropped)."""
-    endpoint = parse(url, tls)
+    endpoint = parse(url)
     if endpoint is None:
         return ()
     default = 443 if endpoint.scheme == "https" else 80
@@ -317,19 +329,18 @@ class Identity(Record):
         self.names = names
 
 
-def url_keys(url: str, tls: bool) -> tuple[str, ...]:
+def url_keys(url: str) -> tuple[str, ...]:
     """``url:`` keys of a server URL: one per address its host may stand for."""
-    endpoint = parse(url, tls)
+    endpoint = parse(url)
     if endpoint is None:
         return (f"raw:{url.strip()}",)
-    ports = [endpoint.port]
-    if not tls and not endpoint.port_given and not _has_scheme(url.strip()):
-        # A client certificate in the user entry (not read) would make it https too.
-        ports.append(443)
+    paths = [endpoint.path]
+    if endpoint.fragment_path is not None:
+        paths.append(endpoint.fragment_path)
     return tuple(
-        f"url:{host}:{port}{endpoint.path}"
+        f"url:{host}:{endpoint.port}{path}"
         for host in hosts().canonical(endpoint.host)
-        for port in ports
+        for path in paths
     )
 
 
@@ -342,10 +353,9 @@ def identity(
     index: FileIndex | None = None,
 ) -> Identity:
     """``ca_digest``: ``ca_digest_of`` the inline CA data; ``ca_file``: an absolute path."""
-    tls = insecure or bool(ca_digest or ca_file or server_name)
-    endpoint = parse(server, tls)
+    endpoint = parse(server)
     path = endpoint.path if endpoint is not None else ""
-    keys = set(url_keys(server, tls))
+    keys = set(url_keys(server))
     if ca_file:
         file_digest = file_ca_digest(ca_file, index)
         if file_digest:

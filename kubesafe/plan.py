@@ -336,6 +336,7 @@ def judge(
             if index.misses > misses:
                 # Slow path: a file was parsed again, so its protected contexts may be new.
                 protected_endpoints.refresh(policy, merged, index)
+                protected_endpoints.refresh_defaults(policy, env, index, merged.files)
             found = protection(
                 policy,
                 target,

@@ -264,15 +264,27 @@ _CONTEXT_KINDS = frozenset({"context", "context-regex", "kubeconfig-context"})
 _GLOB = frozenset("*?[")
 
 
-def server_matches(pattern: str, server: str, tls: bool = False) -> bool:
+def _is_glob(pattern: str) -> bool:
+    """Glob characters outside a bracketed IPv6 host (``https://[::1]:6443`` is no glob)."""
+    scheme, separator, rest = pattern.partition("://")
+    authority, _, path = (rest if separator else scheme).partition("/")
+    user, _, host = authority.rpartition("@")
+    opening, closing = host.find("["), host.find("]")
+    if opening == 0 and closing > 0 and ":" in host[:closing]:
+        host = host[closing + 1 :]
+    checked = (scheme if separator else "") + user + host + path
+    return not _GLOB.isdisjoint(checked)
+
+
+def server_matches(pattern: str, server: str) -> bool:
     """A ``server`` rule's pattern against a server URL, in every spelling of both."""
-    if _GLOB.isdisjoint(pattern):
-        return not set(url_keys(pattern, tls)).isdisjoint(url_keys(server, tls))
-    forms = (*canonical_urls(server, tls), normalize_server(server))
+    if not _is_glob(pattern):
+        return not set(url_keys(pattern)).isdisjoint(url_keys(server))
+    forms = (*canonical_urls(server), normalize_server(server))
     host_part = pattern.partition("://")[2].partition("/")[0]
     patterns = [normalize_server(pattern)]
     if _GLOB.isdisjoint(host_part):
-        patterns.extend(canonical_urls(pattern, tls))
+        patterns.extend(canonical_urls(pattern))
     return any(glob_match(p, form) for p in patterns for form in forms)
 
 
@@ -288,8 +300,7 @@ def _matches_target(rule: Rule, target: Target) -> bool:
 
         return bool(target.context) and re.search(rule.pattern, target.context) is not None
     if rule.kind == "server":
-        tls = target.tls[3] or any(target.tls[:3])
-        return server_matches(rule.pattern, target.server, tls)
+        return server_matches(rule.pattern, target.server)
     # Extension rules were built for this very target.
     return True
 

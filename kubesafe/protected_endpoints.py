@@ -25,6 +25,7 @@ from kubesafe.endpoint import Identity, same_cluster
 
 TYPE_CHECKING = False  # typing costs an import on the hot path; mypy treats this as True
 if TYPE_CHECKING:
+    from collections.abc import Mapping
     from typing import Any
 
     from kubesafe.filecache import FileIndex
@@ -156,6 +157,32 @@ def refresh(policy: Policy, merged: Merged, index: FileIndex | None = None) -> N
         global _loaded
         _loaded = current
         _save(current)
+
+
+def refresh_defaults(
+    policy: Policy, env: Mapping[str, str], index: FileIndex, loaded: tuple[str, ...]
+) -> None:
+    """Also remember the protected contexts of the kubeconfig files in effect without flags.
+
+    ``--kubeconfig admin.conf`` (or ``KUBECONFIG=admin.conf``) skips the files
+    that hold the protected contexts; reading them here (parsed-file cache, slow
+    path only) links admin.conf's entry to prod before anything was run with them.
+    """
+    from kubesafe.filecache import FileReadError
+    from kubesafe.kubeconfig import candidate_files, home_dir, merge
+    from kubesafe.kubeconfig_parse import KubeconfigError, parse_bytes
+
+    listed, _ = candidate_files("", env)
+    for path in dict.fromkeys([*listed, os.path.join(home_dir(env), ".kube", "config")]):
+        absolute = os.path.abspath(path)
+        if absolute in loaded:
+            continue
+        try:
+            data = index.read(absolute, "kubeconfig", parse_bytes)
+        except (KubeconfigError, FileReadError):
+            continue  # a broken file only means nothing to remember
+        if data is not None:
+            refresh(policy, merge([(absolute, data)]), index)
 
 
 def remember(

@@ -13,6 +13,7 @@ from kubesafe.endpoint import (
     ca_digest_of,
     canonical_urls,
     identity,
+    ip_key,
     parse,
     same_cluster,
     url_keys,
@@ -86,51 +87,43 @@ DIFFERENT_FROM_PROD = [
 
 @pytest.mark.parametrize("url", SAME_AS_PROD)
 def test_spellings_of_the_same_server_share_a_key(url: str) -> None:
-    assert not set(url_keys(url, False)).isdisjoint(url_keys(PROD, False)), url_keys(url, False)
+    assert not set(url_keys(url)).isdisjoint(url_keys(PROD)), url_keys(url)
 
 
 @pytest.mark.parametrize("url", DIFFERENT_FROM_PROD)
 def test_other_servers_do_not(url: str) -> None:
-    assert set(url_keys(url, False)).isdisjoint(url_keys(PROD, False)), url_keys(url, False)
+    assert set(url_keys(url)).isdisjoint(url_keys(PROD)), url_keys(url)
 
 
 @pytest.mark.parametrize(
-    ("url", "tls", "expected"),
+    ("url", "expected"),
     [
-        ("h:6443", False, ("http", "h", 6443, "")),
-        ("h:6443", True, ("https", "h", 6443, "")),
-        ("h", True, ("https", "h", 443, "")),
-        ("localhost:8080/x", False, ("http", "localhost", 8080, "/x")),
-        ("https://h", False, ("https", "h", 443, "")),
-        ("http://h", True, ("http", "h", 80, "")),
-        ("https://H.Example.:0443/a/b/../c/", False, ("https", "h.example", 443, "/a/c")),
-        ("https://h:/p", False, ("https", "h", 443, "/p")),
-        ("https://[fe80::1%25eth0]:6443", False, ("https", "fe80::1", 6443, "")),
-        ("https://a@b@h:1/p?q#f", False, ("https", "h", 1, "/p")),
-        ("  https://h:6443  ", False, ("https", "h", 6443, "")),
+        # Scheme-less is http even with a CA: tests/e2e/test_endpoint_identity.py checks kubectl.
+        ("h:6443", ("http", "h", 6443, "")),
+        ("h", ("http", "h", 80, "")),
+        ("localhost:8080/x", ("http", "localhost", 8080, "/x")),
+        ("https://h", ("https", "h", 443, "")),
+        ("http://h", ("http", "h", 80, "")),
+        ("https://H.Example.:0443/a/b/../c/", ("https", "h.example", 443, "/a/c")),
+        ("https://h:/p", ("https", "h", 443, "/p")),
+        ("https://[fe80::1%25eth0]:6443", ("https", "fe80::1", 6443, "")),
+        ("https://a@b@h:1/p?q#f", ("https", "h", 1, "/p")),
+        ("  https://h:6443  ", ("https", "h", 6443, "")),
     ],
 )
-def test_parse_like_go_and_client_go(
-    url: str, tls: bool, expected: tuple[str, str, int, str]
-) -> None:
-    parsed = parse(url, tls)
+def test_parse_like_go_and_client_go(url: str, expected: tuple[str, str, int, str]) -> None:
+    parsed = parse(url)
     assert parsed is not None
     assert (parsed.scheme, parsed.host, parsed.port, parsed.path) == expected
 
 
 @pytest.mark.parametrize("url", ["https://h:x", "https://[::1", "https://[::1]x", ""])
 def test_urls_without_a_usable_host_do_not_parse(url: str) -> None:
-    assert parse(url, False) is None
+    assert parse(url) is None
 
 
 def test_an_unparseable_url_gets_a_key_of_its_own() -> None:
-    assert url_keys("https://h:x", False) == ("raw:https://h:x",)
-
-
-def test_a_schemeless_url_without_tls_settings_may_still_be_https() -> None:
-    # A client certificate in the user entry (not looked at) makes client-go use https.
-    keys = url_keys("prod-api", False)
-    assert "url:10.1.2.3:80" in keys and "url:10.1.2.3:443" in keys
+    assert url_keys("https://h:x") == ("raw:https://h:x",)
 
 
 @pytest.mark.parametrize(
@@ -155,8 +148,8 @@ def test_canonical_hosts(host: str, expected: tuple[str, ...]) -> None:
 
 
 def test_hosts_aliases_of_one_address_are_one_host() -> None:
-    assert url_keys("https://prod-alias:6443", False) == url_keys("https://10.1.2.3:6443", False)
-    assert url_keys("https://prod-api:6443", False) == url_keys("https://prod-alias:6443", False)
+    assert url_keys("https://prod-alias:6443") == url_keys("https://10.1.2.3:6443")
+    assert url_keys("https://prod-api:6443") == url_keys("https://prod-alias:6443")
 
 
 PEM = b"-----BEGIN CERTIFICATE-----\nMIIBszCCAVmgAwIBAgIUQ0FGRQ==\n-----END CERTIFICATE-----\n"
@@ -206,8 +199,38 @@ def test_tls_server_name_links_a_tunnel_to_the_name_it_verifies() -> None:
 
 
 def test_canonical_urls_for_glob_rules() -> None:
-    assert canonical_urls("https://[::ffff:127.0.0.1]:6443/p/", False) == (
+    assert canonical_urls("https://[::ffff:127.0.0.1]:6443/p/") == (
         "https://127.0.0.1:6443/p",
         "https://localhost:6443/p",
     )
-    assert canonical_urls("https://prod-alias:443", False) == ("https://10.1.2.3",)
+    assert canonical_urls("https://prod-alias:443") == ("https://10.1.2.3",)
+
+
+def test_a_fragment_is_both_dropped_and_kept_in_the_path() -> None:
+    keys = url_keys("http://127.0.0.1:6443/c-prod#frag")
+    assert keys == ("url:loopback:6443/c-prod", "url:loopback:6443/c-prod#frag")
+
+
+@pytest.mark.parametrize(
+    ("host", "expected"),
+    [
+        ("::1", LOOPBACK),
+        ("0:0:0:0:0:0:0:1", LOOPBACK),
+        ("::", LOOPBACK),
+        ("::2", "0:0:0:0:0:0:0:2"),
+        ("::ffff:0.0.0.1", "0.0.0.1"),
+        ("::ffff:127.0.0.9", LOOPBACK),
+        ("::0.1.0.1", "0.1.0.1"),
+        ("0.0.0.0", LOOPBACK),
+        ("127.0.0.2", LOOPBACK),
+        ("1.2.3", "1.2.0.3"),
+        ("fe80::1:2", "fe80:0:0:0:0:0:1:2"),
+        ("1::2::3", None),
+        ("12345::", None),
+        ("256.1.1.1", None),
+        ("example.com", None),
+    ],
+)
+def test_ip_literals_without_a_hosts_file(host: str, expected: str | None) -> None:
+    endpoint.reset_hosts(Hosts("", "nothing"))
+    assert ip_key(host) == expected
