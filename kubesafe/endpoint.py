@@ -35,6 +35,9 @@ TYPE_CHECKING = False  # typing costs an import on the hot path; mypy treats thi
 if TYPE_CHECKING:
     from kubesafe.filecache import FileIndex
 
+    # (keys, explicit server names, https host names, request path)
+    Parts = tuple[tuple[str, ...], tuple[str, ...], tuple[str, ...], str]
+
 LOOPBACK = "loopback"
 HOSTS_FILE = "/etc/hosts"
 _HEX = "0123456789abcdefABCDEF"
@@ -238,7 +241,9 @@ def ip_key(host: str) -> str | None:
 class Hosts:
     """``/etc/hosts``: name -> addresses, read at most once per process."""
 
-    def __init__(self, content: str, machine: str) -> None:
+    def __init__(self, content: str, machine: str, signature: str = "") -> None:
+        # what cached identities derived from this file are valid for
+        self.signature = signature or f"content:{hash((content, machine))}"
         self.addresses: dict[str, list[str]] = {}
         for line in content.splitlines():
             fields = line.partition("#")[0].split()
@@ -276,13 +281,15 @@ _hosts: Hosts | None = None
 def hosts() -> Hosts:
     global _hosts
     if _hosts is None:
+        machine = os.uname().nodename if hasattr(os, "uname") else ""
         try:
             with open(HOSTS_FILE, encoding="utf-8", errors="replace") as handle:
+                st = os.fstat(handle.fileno())
                 content = handle.read(1 << 20)
+            signature = f"{st.st_dev}:{st.st_ino}:{st.st_size}:{st.st_mtime_ns}:{machine}"
         except OSError:
-            content = ""
-        machine = os.uname().nodename if hasattr(os, "uname") else ""
-        _hosts = Hosts(content, machine)
+            content, signature = "", f"none:{machine}"
+        _hosts = Hosts(content, machine, signature)
     return _hosts
 
 
@@ -344,6 +351,35 @@ def url_keys(url: str) -> tuple[str, ...]:
     )
 
 
+def parts(server: str, ca_digest: str, server_name: str) -> Parts:
+    """The identity of a cluster entry except a CA file's digest: plain data, cacheable.
+
+    (keys, explicit server names, https host names, request path); valid while
+    the hosts file is unchanged (``Hosts.signature``).
+    """
+    endpoint = parse(server)
+    path = endpoint.path if endpoint is not None else ""
+    keys = list(url_keys(server))
+    if ca_digest:
+        keys.append(f"ca:{ca_digest}{path}")
+    server_names = (f"{server_name.lower().rstrip('.')}{path}",) if server_name else ()
+    keys.extend(f"sni:{name}" for name in server_names)
+    names: tuple[str, ...] = ()
+    https_name = endpoint is not None and endpoint.scheme == "https" and _is_name(endpoint.host)
+    if endpoint is not None and https_name and hosts().canonical(endpoint.host) != (LOOPBACK,):
+        names = (f"{endpoint.host}{path}",)
+    return tuple(keys), server_names, names, path
+
+
+def from_parts(found: Parts, ca_file: str, index: FileIndex | None = None) -> Identity:
+    keys, server_names, names, path = found
+    if ca_file:
+        digest = file_ca_digest(ca_file, index)
+        if digest:
+            keys = (*keys, f"ca:{digest}{path}")
+    return Identity(frozenset(keys), frozenset(server_names), frozenset(names))
+
+
 def identity(
     server: str,
     ca_digest: str,
@@ -352,23 +388,11 @@ def identity(
     insecure: bool,
     index: FileIndex | None = None,
 ) -> Identity:
-    """``ca_digest``: ``ca_digest_of`` the inline CA data; ``ca_file``: an absolute path."""
-    endpoint = parse(server)
-    path = endpoint.path if endpoint is not None else ""
-    keys = set(url_keys(server))
-    if ca_file:
-        file_digest = file_ca_digest(ca_file, index)
-        if file_digest:
-            ca_digest = file_digest
-    if ca_digest:
-        keys.add(f"ca:{ca_digest}{path}")
-    server_names = frozenset({f"{server_name.lower().rstrip('.')}{path}"} if server_name else ())
-    names: frozenset[str] = frozenset()
-    https_name = endpoint is not None and endpoint.scheme == "https" and _is_name(endpoint.host)
-    if endpoint is not None and https_name and hosts().canonical(endpoint.host) != (LOOPBACK,):
-        names = frozenset({f"{endpoint.host}{path}"})
-    keys.update(f"sni:{name}" for name in server_names)
-    return Identity(frozenset(keys), server_names, names)
+    """``ca_digest``: ``ca_digest_of`` the inline CA data; ``ca_file``: an absolute path.
+
+    ``insecure`` (skip TLS verification) ties the entry to nothing: it is not used.
+    """
+    return from_parts(parts(server, ca_digest, server_name), ca_file, index)
 
 
 def same_cluster(one: Identity, other: Identity) -> bool:

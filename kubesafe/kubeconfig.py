@@ -88,6 +88,7 @@ class Merged(Record):
     """The merged view of all kubeconfig files in effect."""
 
     __slots__ = (
+        "cluster_files",
         "cluster_tls",
         "clusters",
         "context_files",
@@ -106,6 +107,7 @@ class Merged(Record):
         users: frozenset[str],
         context_files: dict[str, str],
         cluster_tls: dict[str, tuple[str, str, str, bool]] | None = None,
+        cluster_files: dict[str, str] | None = None,
     ) -> None:
         self.files = files
         self.current_context = current_context
@@ -116,6 +118,8 @@ class Merged(Record):
         self.context_files = context_files
         # cluster name -> (CA data digest, absolute CA file, tls-server-name, insecure)
         self.cluster_tls = cluster_tls or {}
+        # cluster name -> file that defined it (first wins)
+        self.cluster_files = cluster_files or {}
 
 
 class Target(Record):
@@ -124,6 +128,7 @@ class Target(Record):
     __slots__ = (
         "cluster",
         "cluster_extension",
+        "cluster_source",
         "context",
         "context_extension",
         "kubeconfig",
@@ -148,6 +153,7 @@ class Target(Record):
         server_source: str = "cluster",
         namespace_source: str = "default",
         tls: tuple[str, str, str, bool] = ("", "", "", False),
+        cluster_source: str = "context",
     ) -> None:
         self.context = context
         self.cluster = cluster
@@ -163,6 +169,8 @@ class Target(Record):
         self.namespace_source = namespace_source
         # (CA data digest, absolute CA file, tls-server-name, insecure) as client-go uses them
         self.tls = tls
+        # where the cluster came from: "context" or "--cluster"
+        self.cluster_source = cluster_source
 
     def __hash__(self) -> int:
         # Extensions may hold dicts; identity of the endpoint is enough for hashing.
@@ -235,6 +243,7 @@ def merge(files: list[tuple[str, FileData]]) -> Merged:
     context_files: dict[str, str] = {}
     clusters: dict[str, tuple[str, Any]] = {}
     cluster_tls: dict[str, tuple[str, str, str, bool]] = {}
+    cluster_files: dict[str, str] = {}
     users: set[str] = set()
     current = ""
     for path, data in files:
@@ -249,6 +258,7 @@ def merge(files: list[tuple[str, FileData]]) -> Merged:
             if name in clusters:
                 continue
             clusters[name] = cluster
+            cluster_files[name] = path
             digest, ca_file, server_name, insecure = tls.get(name, ("", "", "", False))
             if ca_file:
                 # client-go resolves a relative path against the file that holds it.
@@ -263,6 +273,7 @@ def merge(files: list[tuple[str, FileData]]) -> Merged:
         users=frozenset(users),
         context_files=context_files,
         cluster_tls=cluster_tls,
+        cluster_files=cluster_files,
     )
 
 
@@ -346,6 +357,7 @@ def resolve_merged(merged: Merged, overrides: Overrides, env: Mapping[str, str])
         server_source=server_source,
         namespace_source=namespace_source,
         tls=tls,
+        cluster_source="--cluster" if overrides.cluster else "context",
     )
 
 

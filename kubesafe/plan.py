@@ -159,17 +159,16 @@ def approval_labels(target: Target, found: Protection) -> tuple[str, ...]:
     entry or CA, prod's endpoint seen in another kubeconfig), the write is
     approved only by naming a protected context lending its rule, even when
     the context used has rules of its own: protecting ``dev`` must not make
-    ``KUBESAFE_CONFIRM=dev`` approve writes to prod. The strictest lender comes first.
-    A ``server`` rule on an overridden server is approved by naming the server.
+    ``KUBESAFE_CONFIRM=dev`` approve writes to prod. Only the strictest lenders count.
+    A ``server`` rule on a server reached through ``--server``/``--cluster`` is
+    approved by naming the server.
     """
     labels: list[str] = []
-    if target.server_source != "cluster" and any(rule.kind == "server" for rule in found.rules):
+    redirected = target.server_source != "cluster" or target.cluster_source == "--cluster"
+    if redirected and any(rule.kind == "server" for rule in found.rules):
         labels.append(target.server)
-    lent = [rule for rule in found.rules if rule.kind == "endpoint"]
-    deciding = found.deciding
-    if deciding is not None and deciding.kind == "endpoint":
-        lent.sort(key=lambda rule: rule is not deciding)
-    labels.extend(rule.pattern for rule in lent)
+    # Only the strictest lenders: a weaker protected context must not approve.
+    labels.extend(found.lenders)
     return tuple(dict.fromkeys(labels)) if labels else (target_label(target),)
 
 

@@ -23,6 +23,15 @@ if TYPE_CHECKING:
     from collections.abc import Mapping
     from typing import Any
 
+    # identity key -> clusters; explicit server name -> clusters; https host name ->
+    # clusters; (cluster, CA file, request path) of entries with a CA file
+    EndpointIndex = tuple[
+        dict[str, list[str]],
+        dict[str, list[str]],
+        dict[str, list[str]],
+        list[tuple[str, str, str]],
+    ]
+
 NONE, CONFIRM, TYPED, BLOCK = LEVELS
 _RANK = {level: rank for rank, level in enumerate(LEVELS)}
 
@@ -82,7 +91,7 @@ class Policy(Record):
 class Protection(Record):
     """What the policy says about one command class on one target."""
 
-    __slots__ = ("deciding", "environment", "level", "protected", "rules")
+    __slots__ = ("deciding", "environment", "lenders", "level", "protected", "rules")
 
     def __init__(
         self,
@@ -91,6 +100,7 @@ class Protection(Record):
         level: str,
         rules: tuple[Rule, ...],
         deciding: Rule | None = None,
+        lenders: tuple[str, ...] = (),
     ) -> None:
         self.environment = environment
         self.protected = protected
@@ -98,6 +108,9 @@ class Protection(Record):
         self.rules = rules
         # The rule that sets ``level`` (or, for reads, the strictest one).
         self.deciding = deciding
+        # The protected contexts lending the strictest lent rules ("endpoint"), strictest
+        # first: the names that approve a write here.
+        self.lenders = lenders
 
 
 def normalize_server(url: str) -> str:
@@ -192,6 +205,58 @@ def cluster_identity(merged: Merged, cluster: str, index: FileIndex | None = Non
     return identity(server, *merged.cluster_tls.get(cluster, _NO_TLS), index)
 
 
+def linked_clusters(merged: Merged, mine: Identity, index: FileIndex | None) -> set[str]:
+    """The cluster entries of ``merged`` that are the same cluster as ``mine``.
+
+    Parsing a thousand server URLs would cost milliseconds on every kubectl
+    call, so each kubeconfig file's entries are indexed by identity key once
+    (kept in the parsed-file cache while the file and the hosts file are
+    unchanged); a call then looks up only its own keys.
+    """
+    from kubesafe.endpoint import from_parts, hosts, parts
+    from kubesafe.kubeconfig_parse import KubeconfigError, parse_bytes
+
+    def compute(path: str) -> EndpointIndex:
+        # From the file alone, never from this merge: the result is cached per file.
+        by_key: dict[str, list[str]] = {}
+        by_server_name: dict[str, list[str]] = {}
+        by_name: dict[str, list[str]] = {}
+        ca_files: list[tuple[str, str, str]] = []
+        try:
+            data = index.read(path, "kubeconfig", parse_bytes) if index is not None else None
+        except (KubeconfigError, FileReadError):
+            data = None
+        if data is None:
+            clusters = {n: merged.clusters[n] for n, p in merged.cluster_files.items() if p == path}
+            tls_of = merged.cluster_tls
+        else:
+            clusters, tls_of = data["clusters"], data.get("cluster_tls", {})
+        for name, (server, _extension) in clusters.items():
+            digest, ca_file, server_name, _insecure = tls_of.get(name, _NO_TLS)
+            keys, server_names, names, prefix = parts(server, digest, server_name)
+            for table, values in ((by_key, keys), (by_server_name, server_names), (by_name, names)):
+                for value in values:
+                    table.setdefault(value, []).append(name)
+            if ca_file:
+                ca_files.append((name, os.path.join(os.path.dirname(path), ca_file), prefix))
+        return by_key, by_server_name, by_name, ca_files
+
+    kind = f"endpoint-index:{hosts().signature}"
+    found: set[str] = set()
+    for path in merged.files:
+        table = compute(path) if index is None else index.computed(path, kind, compute)
+        by_key, by_server_name, by_name, ca_files = table
+        candidates = [name for key in mine.keys for name in by_key.get(key, ())]
+        candidates += [name for key in mine.server_names for name in by_name.get(key, ())]
+        candidates += [name for key in mine.names for name in by_server_name.get(key, ())]
+        for name, ca_file, prefix in ca_files:
+            if same_cluster(from_parts(((), (), (), prefix), ca_file, index), mine):
+                candidates.append(name)
+        # A name counts only where that file's entry is the one the merge kept.
+        found.update(name for name in candidates if merged.cluster_files.get(name) == path)
+    return found
+
+
 _NO_TLS = ("", "", "", False)
 
 
@@ -217,14 +282,10 @@ def endpoint_rules(
     from kubesafe import protected_endpoints
 
     mine = target_identity(target, index)
-    known: dict[str, bool] = {}
-
-    def linked(cluster: str) -> bool:
-        if cluster not in known:
-            known[cluster] = cluster in merged.clusters and same_cluster(
-                cluster_identity(merged, cluster, index), mine
-            )
-        return known[cluster]
+    linked = linked_clusters(merged, mine, index)
+    # A policy rule that matches the target itself is its own, not lent: naming the
+    # target approves it (``prod*`` on prod and prod-admin, one cluster, lends nothing).
+    own = {rule for rule in policy.rules if _matches_target(rule, target)}
 
     derived: list[Rule] = []
     used: set[str] = set()
@@ -232,7 +293,7 @@ def endpoint_rules(
         used.add(cluster)
         if name == target.context:
             continue
-        if not (cluster and cluster == target.cluster) and not linked(cluster):
+        if not (cluster and cluster == target.cluster) and cluster not in linked:
             continue
         other, cluster_extension = merged.clusters.get(cluster, ("", None))
         probe = Target(
@@ -247,16 +308,16 @@ def endpoint_rules(
             tls=merged.cluster_tls.get(cluster, _NO_TLS),
         )
         for rule in all_rules(policy, probe):
-            if rule.kind != "endpoint" and _matches_target(rule, probe):
+            if rule.kind != "endpoint" and rule not in own and _matches_target(rule, probe):
                 derived.append(lent_rule(rule, name, f"context {name!r}"))
     for cluster, (_server, extension) in merged.clusters.items():
         if extension is None or cluster in used or cluster == target.cluster:
             continue
-        if linked(cluster):
+        if cluster in linked:
             tagged = _extension_rule(extension, "kubeconfig-cluster", cluster, merged.files)
             if tagged is not None:
                 derived.append(lent_rule(tagged, cluster, f"cluster {cluster!r}"))
-    derived.extend(protected_endpoints.lend(policy, merged, target, mine))
+    derived.extend(protected_endpoints.lend(policy, merged, target, mine, own))
     return tuple(derived)
 
 
@@ -341,9 +402,15 @@ def protection(
     levels = {rule: rule_levels(policy, rule) for rule in matching}
     protected = any(_RANK[level] > 0 for pair in levels.values() for level in pair)
     column = 1 if destructive else 0
-    deciding = max(matching, key=lambda r: (_RANK[levels[r][column]], _RANK[levels[r][1]]))
+    def strictness(rule: Rule) -> tuple[int, int]:
+        return _RANK[levels[rule][column]], _RANK[levels[rule][1]]
+
+    deciding = max(matching, key=strictness)
     level = levels[deciding][column] if mutating else NONE
-    return Protection(deciding.environment, protected, level, matching, deciding)
+    lent = [rule for rule in matching if rule.kind == "endpoint"]
+    strictest = max(map(strictness, lent), default=None)
+    lenders = tuple(dict.fromkeys(r.pattern for r in lent if strictness(r) == strictest))
+    return Protection(deciding.environment, protected, level, matching, deciding, lenders)
 
 
 def level_rank(level: str) -> int:

@@ -21,13 +21,13 @@ import marshal
 import os
 
 from kubesafe import paths
-from kubesafe.endpoint import Identity, same_cluster
 
 TYPE_CHECKING = False  # typing costs an import on the hot path; mypy treats this as True
 if TYPE_CHECKING:
     from collections.abc import Mapping
     from typing import Any
 
+    from kubesafe.endpoint import Identity
     from kubesafe.filecache import FileIndex
     from kubesafe.kubeconfig import Merged, Target
     from kubesafe.policy import Policy, Rule
@@ -77,20 +77,25 @@ def _save(current: dict[tuple[str, str], Entry]) -> None:
     paths.write_private(state_path(), marshal.dumps((_HEADER, current)))
 
 
-def _identity(entry: Entry) -> Identity:
-    keys, server_names, names, _ = entry
-    return Identity(frozenset(keys), frozenset(server_names), frozenset(names))
+def lend(
+    policy: Policy, merged: Merged, target: Target, mine: Identity, own: set[Rule]
+) -> list[Rule]:
+    """Rules of remembered protected contexts whose endpoint is ``target``'s.
 
-
-def lend(policy: Policy, merged: Merged, target: Target, mine: Identity) -> list[Rule]:
-    """Rules of remembered protected contexts whose endpoint is ``target``'s."""
+    ``own``: the policy rules that match ``target`` itself (not lent again).
+    """
     from kubesafe.policy import Rule, lent_rule
 
     found: list[Rule] = []
     for (path, context), entry in entries().items():
         if merged.context_files.get(context) == path:
             continue  # in this very kubeconfig: endpoint_rules looked at it already
-        if not same_cluster(_identity(entry), mine):
+        keys, server_names, names, _ = entry
+        linked = any(key in mine.keys for key in keys) or (
+            any(name in mine.names for name in server_names)
+            or any(name in mine.server_names for name in names)
+        )
+        if not linked:
             continue
         for kind, pattern, environment, level, namespaces, source in entry[3]:
             if kind in _POLICY_KINDS:
@@ -98,6 +103,8 @@ def lend(policy: Policy, merged: Merged, target: Target, mine: Identity) -> list
                 if not current:
                     continue  # unprotected since
                 rule = current[0]
+                if rule in own:
+                    continue
             else:
                 rule = Rule(kind, pattern, environment, level, namespaces, source)
             found.append(lent_rule(rule, context, f"context {context!r} of {path}, remembered"))
