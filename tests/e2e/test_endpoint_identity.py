@@ -17,10 +17,11 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
+import pexpect
 import pytest
 
 from tests.support.fake_apiserver import FakeAPIServer, write_kubeconfig
-from tests.support.kubectl_binaries import helm_binary
+from tests.support.kubectl_binaries import helm_binary, kubectl_binary
 
 pytestmark = pytest.mark.e2e
 
@@ -172,6 +173,31 @@ def test_server_flag_spellings_of_prod_are_refused(plain: Setup) -> None:
         assert "KUBESAFE_CONFIRM=prod" in result.stderr, (url, result.stderr)
     for url in _other_loopback_addresses(plain.server, PROD):
         plain.assert_refused(["--server", url, "create", "configmap", plain.name()])
+
+
+@pytest.mark.parametrize("version", [31, 37])
+def test_every_spelling_reaches_prod_with_other_kubectl_versions(
+    plain: Setup, version: int
+) -> None:
+    # kubesafe decides before kubectl runs; what must hold for 1.31 and 1.37 too is
+    # that each spelling it treats as prod really is prod.
+    plain.env = {**plain.env, "KUBESAFE_KUBECTL": str(kubectl_binary(version))}
+    for url in _spellings(plain.server, PROD):
+        assert plain.direct(["--server", url, "create", "configmap", plain.name()]) != [], url
+    url = f"{plain.server.cluster_url(PROD)}#frag"
+    plain.direct(["--server", url, "create", "configmap", plain.name()])
+    assert _writes(plain.server, f"{PROD}#frag") != []
+
+
+def test_the_prompt_asks_for_the_protected_contexts_name(plain: Setup) -> None:
+    (plain.tmp_path / "policy.yaml").write_text("rules:\n  - context: prod\n  - context: dev\n")
+    command = f"{KUBESAFE} kubectl --cluster prodc delete configmap gone --ignore-not-found"
+    child = pexpect.spawn("/bin/bash", ["-c", command], env=plain.env, timeout=60, encoding="utf-8")
+    child.expect("Type prod to proceed: ")
+    child.sendline("dev")
+    child.expect(pexpect.EOF)
+    child.close()
+    assert child.exitstatus == 3
 
 
 def test_a_fragment_stays_in_the_request_path_and_is_still_prod(plain: Setup) -> None:
