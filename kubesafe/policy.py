@@ -321,7 +321,6 @@ def endpoint_rules(
     return tuple(derived)
 
 
-_CONTEXT_KINDS = frozenset({"context", "context-regex", "kubeconfig-context"})
 _GLOB = frozenset("*?[")
 
 

@@ -199,10 +199,10 @@ def remember(
     from kubesafe.policy import cluster_identity
 
     path = merged.context_files.get(target.context)
-    if path is None or policy.error is not None or target.cluster not in merged.clusters:
+    if path is None or policy.error is not None:
         return
-    probe = _context_target(merged, target.context)
-    rules = _own_protection(policy, probe)
+    probe = _context_target(merged, target.context)  # its own cluster, not --cluster/--server
+    rules = _own_protection(policy, probe) if probe.server else ()
     if not rules:
         return
     entry = _entry(cluster_identity(merged, probe.cluster, index), rules)
