@@ -144,3 +144,22 @@ def test_the_memory_file_is_private_and_holds_no_credentials(tmp_path: Path) -> 
     content = state.read_bytes()
     assert b"s3cret-token" not in content and CA.encode() not in content
     assert b"prod" in content
+
+
+def test_tls_flags_tie_a_server_override_to_prod(tmp_path: Path) -> None:
+    from kubesafe.helm.plan import make_helm_plan
+
+    env = _env(tmp_path, _config(), "rules:\n  - context: prod\n")
+    (tmp_path / "prod-ca.crt").write_bytes(base64.b64decode(CA))
+    tunnel = "https://localhost:16443"
+    ca_flag = ("--certificate-authority", str(tmp_path / "prod-ca.crt"))
+    assert _plan(env, "--server", tunnel, *ca_flag).decision == CONFIRM
+    assert _plan(env, "--server", tunnel).decision == ALLOW
+    helm = ["uninstall", "web", "--kube-apiserver", tunnel]
+    assert make_helm_plan([*helm, "--kube-ca-file", ca_flag[1]], env).decision == CONFIRM
+    variable = {**env, "HELM_KUBECAFILE": ca_flag[1]}
+    assert make_helm_plan(helm, variable).decision == CONFIRM
+    assert make_helm_plan(helm, env).decision == ALLOW
+    # prod's own entry stays prod whatever the flags do to its URL and CA
+    insecure = ("--server", tunnel, "--insecure-skip-tls-verify")
+    assert _plan(env, "--cluster", "prodc", *insecure).decision == CONFIRM
