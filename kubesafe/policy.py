@@ -401,6 +401,7 @@ def protection(
     levels = {rule: rule_levels(policy, rule) for rule in matching}
     protected = any(_RANK[level] > 0 for pair in levels.values() for level in pair)
     column = 1 if destructive else 0
+
     def strictness(rule: Rule) -> tuple[int, int]:
         return _RANK[levels[rule][column]], _RANK[levels[rule][1]]
 
