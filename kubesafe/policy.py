@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import os
 
+from kubesafe.endpoint import Identity, canonical_urls, identity, same_cluster, url_keys
 from kubesafe.glob import glob_match
 from kubesafe.kubeconfig.cache import FileIndex, FileReadError
 from kubesafe.kubeconfig.resolve import Merged, Target
@@ -25,6 +26,14 @@ if TYPE_CHECKING:
     # The namespaces a command can change (None: any), or a function that works
     # them out (it may read manifest files) called only when a rule needs them.
     Reach = tuple[str, ...] | None | Callable[[], tuple[str, ...] | None]
+    # identity key -> clusters; explicit server name -> clusters; https host name ->
+    # clusters; (cluster, CA file, request path) of entries with a CA file
+    EndpointIndex = tuple[
+        dict[str, list[str]],
+        dict[str, list[str]],
+        dict[str, list[str]],
+        list[tuple[str, str, str]],
+    ]
 
 NONE, CONFIRM, TYPED, BLOCK = LEVELS
 _RANK = {level: rank for rank, level in enumerate(LEVELS)}
@@ -88,7 +97,7 @@ class Policy(Record):
 class Protection(Record):
     """What the policy says about one command class on one target."""
 
-    __slots__ = ("deciding", "environment", "level", "protected", "rules")
+    __slots__ = ("deciding", "environment", "lenders", "level", "protected", "rules")
 
     def __init__(
         self,
@@ -97,6 +106,7 @@ class Protection(Record):
         level: str,
         rules: tuple[Rule, ...],
         deciding: Rule | None = None,
+        lenders: tuple[str, ...] = (),
     ) -> None:
         self.environment = environment
         self.protected = protected
@@ -104,6 +114,9 @@ class Protection(Record):
         self.rules = rules
         # The rule that sets ``level`` (or, for reads, the strictest one).
         self.deciding = deciding
+        # The protected contexts lending the strictest lent rules ("endpoint"), strictest
+        # first: the names that approve a write here.
+        self.lenders = lenders
 
 
 def normalize_server(url: str) -> str:
@@ -193,34 +206,157 @@ def all_rules(policy: Policy, target: Target) -> tuple[Rule, ...]:
     return policy.rules + tuple(rule for rule in extra if rule is not None)
 
 
-def endpoint_rules(policy: Policy, merged: Merged, target: Target) -> tuple[Rule, ...]:
-    """Protection that other contexts' rules carry over to ``target``'s endpoint.
+def target_identity(target: Target, index: FileIndex | None = None) -> Identity:
+    """The endpoint identity of where ``target``'s requests go."""
+    return identity(target.server, *target.tls, index)
+
+
+def cluster_identity(merged: Merged, cluster: str, index: FileIndex | None = None) -> Identity:
+    server = merged.clusters.get(cluster, ("", None))[0]
+    return identity(server, *merged.cluster_tls.get(cluster, _NO_TLS), index)
+
+
+def linked_clusters(merged: Merged, mine: Identity, index: FileIndex | None) -> set[str]:
+    """The cluster entries of ``merged`` that are the same cluster as ``mine``.
+
+    Parsing a thousand server URLs would cost milliseconds on every kubectl
+    call, so each kubeconfig file's entries are indexed by identity key once
+    (kept in the parsed-file cache while the file and the hosts file are
+    unchanged); a call then looks up only its own keys.
+    """
+    from kubesafe.endpoint import from_parts, hosts, parts
+    from kubesafe.kubeconfig.parse import KubeconfigError, parse_bytes
+
+    def compute(path: str) -> EndpointIndex:
+        # From the file alone, never from this merge: the result is cached per file.
+        by_key: dict[str, list[str]] = {}
+        by_server_name: dict[str, list[str]] = {}
+        by_name: dict[str, list[str]] = {}
+        ca_files: list[tuple[str, str, str]] = []
+        try:
+            data = index.read(path, "kubeconfig", parse_bytes) if index is not None else None
+        except (KubeconfigError, FileReadError):
+            data = None
+        if data is None:
+            clusters = {n: merged.clusters[n] for n, p in merged.cluster_files.items() if p == path}
+            tls_of = merged.cluster_tls
+        else:
+            clusters, tls_of = data["clusters"], data.get("cluster_tls", {})
+        for name, (server, _extension) in clusters.items():
+            digest, ca_file, server_name, _insecure = tls_of.get(name, _NO_TLS)
+            keys, server_names, names, prefix = parts(server, digest, server_name)
+            for table, values in ((by_key, keys), (by_server_name, server_names), (by_name, names)):
+                for value in values:
+                    table.setdefault(value, []).append(name)
+            if ca_file:
+                ca_files.append((name, os.path.join(os.path.dirname(path), ca_file), prefix))
+        return by_key, by_server_name, by_name, ca_files
+
+    kind = f"endpoint-index:{hosts().signature}"
+    found: set[str] = set()
+    for path in merged.files:
+        table = compute(path) if index is None else index.computed(path, kind, compute)
+        by_key, by_server_name, by_name, ca_files = table
+        candidates = [name for key in mine.keys for name in by_key.get(key, ())]
+        candidates += [name for key in mine.server_names for name in by_name.get(key, ())]
+        candidates += [name for key in mine.names for name in by_server_name.get(key, ())]
+        for name, ca_file, prefix in ca_files:
+            if same_cluster(from_parts(((), (), (), prefix), ca_file, index), mine):
+                candidates.append(name)
+        # A name counts only where that file's entry is the one the merge kept.
+        found.update(name for name in candidates if merged.cluster_files.get(name) == path)
+    return found
+
+
+_NO_TLS = ("", "", "", False)
+
+
+def lent_rule(rule: Rule, lender: str, via: str) -> Rule:
+    """``rule`` of the protected context ``lender``, carried over to another target."""
+    source = f"{rule.source}, via {via} (same endpoint)"
+    return Rule("endpoint", lender, rule.environment, rule.level, rule.namespaces, source)
+
+
+def endpoint_rules(
+    policy: Policy, merged: Merged, target: Target, index: FileIndex | None = None
+) -> tuple[Rule, ...]:
+    """Protection that other contexts' and clusters' rules carry over to ``target``'s endpoint.
 
     A rule naming the context ``prod`` must also catch ``--cluster prod``,
-    ``--server <prod's URL>`` and a ``sandbox`` context that points at prod's
-    cluster: whatever the path, the same API server is hit. So every context
-    sharing the target's cluster or API server lends it its rules.
+    ``--server <prod's URL in any spelling>``, a ``sandbox`` context that points
+    at prod's cluster, and a tunnel entry with prod's CA: whatever the path, the
+    same API server is hit (``kubesafe.endpoint``). So every context sharing the
+    target's cluster or endpoint identity lends it its rules, and so does every
+    cluster entry carrying a ``kubesafe`` extension. Protected endpoints seen in
+    other kubeconfig files are lent too (``kubesafe.protected_endpoints``).
     """
-    server = normalize_server(target.server)
+    from kubesafe import protected_endpoints
+
+    mine = target_identity(target, index)
+    linked = linked_clusters(merged, mine, index)
+    # A policy rule that matches the target itself is its own, not lent: naming the
+    # target approves it (``prod*`` on prod and prod-admin, one cluster, lends nothing).
+    own = {rule for rule in policy.rules if _matches_target(rule, target)}
+
     derived: list[Rule] = []
-    for name, (cluster, _user, _namespace, extension) in merged.contexts.items():
+    used: set[str] = set()
+    for name, (cluster, user, namespace, extension) in merged.contexts.items():
+        used.add(cluster)
         if name == target.context:
             continue
-        other = merged.clusters.get(cluster, ("", None))[0]
-        same_cluster = bool(cluster) and cluster == target.cluster
-        if not same_cluster and (not other or normalize_server(other) != server):
+        if not (cluster and cluster == target.cluster) and cluster not in linked:
             continue
-        probe = Target(name, cluster, "", other, "", merged.files, extension)
+        other, cluster_extension = merged.clusters.get(cluster, ("", None))
+        probe = Target(
+            name,
+            cluster,
+            user,
+            other,
+            namespace,
+            merged.files,
+            extension,
+            cluster_extension,
+            tls=merged.cluster_tls.get(cluster, _NO_TLS),
+        )
         for rule in all_rules(policy, probe):
-            if rule.kind in _CONTEXT_KINDS and _matches_target(rule, probe):
-                source = f"{rule.source}, via context {name!r} (same endpoint)"
-                derived.append(
-                    Rule("endpoint", name, rule.environment, rule.level, rule.namespaces, source)
-                )
+            if rule.kind != "endpoint" and rule not in own and _matches_target(rule, probe):
+                derived.append(lent_rule(rule, name, f"context {name!r}"))
+    for cluster, (_server, extension) in merged.clusters.items():
+        if extension is None or cluster in used or cluster == target.cluster:
+            continue
+        if cluster in linked:
+            tagged = _extension_rule(extension, "kubeconfig-cluster", cluster, merged.files)
+            if tagged is not None:
+                derived.append(lent_rule(tagged, cluster, f"cluster {cluster!r}"))
+    derived.extend(protected_endpoints.lend(policy, merged, target, mine, own))
     return tuple(derived)
 
 
-_CONTEXT_KINDS = frozenset({"context", "context-regex", "kubeconfig-context"})
+_GLOB = frozenset("*?[")
+
+
+def _is_glob(pattern: str) -> bool:
+    """Glob characters outside a bracketed IPv6 host (``https://[::1]:6443`` is no glob)."""
+    scheme, separator, rest = pattern.partition("://")
+    authority, _, path = (rest if separator else scheme).partition("/")
+    user, _, host = authority.rpartition("@")
+    opening, closing = host.find("["), host.find("]")
+    if opening == 0 and closing > 0 and ":" in host[:closing]:
+        host = host[closing + 1 :]
+    checked = (scheme if separator else "") + user + host + path
+    return not _GLOB.isdisjoint(checked)
+
+
+def server_matches(pattern: str, server: str) -> bool:
+    """A ``server`` rule's pattern against a server URL, in every spelling of both."""
+    if not _is_glob(pattern):
+        return not set(url_keys(pattern)).isdisjoint(url_keys(server))
+    forms = (*canonical_urls(server), normalize_server(server))
+    host_part = pattern.partition("://")[2].partition("/")[0]
+    patterns = [normalize_server(pattern)]
+    if _GLOB.isdisjoint(host_part):
+        patterns.extend(canonical_urls(pattern))
+    return any(glob_match(p, form) for p in patterns for form in forms)
 
 
 def _matches_target(rule: Rule, target: Target) -> bool:
@@ -235,7 +371,7 @@ def _matches_target(rule: Rule, target: Target) -> bool:
 
         return bool(target.context) and re.search(rule.pattern, target.context) is not None
     if rule.kind == "server":
-        return glob_match(normalize_server(rule.pattern), normalize_server(target.server))
+        return server_matches(rule.pattern, target.server)
     # Extension rules were built for this very target.
     return True
 
@@ -285,9 +421,16 @@ def protection(
     levels = {rule: rule_levels(policy, rule) for rule in matching}
     protected = any(_RANK[level] > 0 for pair in levels.values() for level in pair)
     column = 1 if destructive else 0
-    deciding = max(matching, key=lambda r: (_RANK[levels[r][column]], _RANK[levels[r][1]]))
+
+    def strictness(rule: Rule) -> tuple[int, int]:
+        return _RANK[levels[rule][column]], _RANK[levels[rule][1]]
+
+    deciding = max(matching, key=strictness)
     level = levels[deciding][column] if mutating else NONE
-    return Protection(deciding.environment, protected, level, matching, deciding)
+    lent = [rule for rule in matching if rule.kind == "endpoint"]
+    strictest = max(map(strictness, lent), default=None)
+    lenders = tuple(dict.fromkeys(r.pattern for r in lent if strictness(r) == strictest))
+    return Protection(deciding.environment, protected, level, matching, deciding, lenders)
 
 
 def level_rank(level: str) -> int:

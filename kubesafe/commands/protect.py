@@ -6,6 +6,7 @@ import os
 from collections.abc import Mapping
 from dataclasses import dataclass
 
+from kubesafe import protected_endpoints
 from kubesafe.commands.errors import CommandError as CommandError
 from kubesafe.kubeconfig.cache import FileIndex
 from kubesafe.kubeconfig.resolve import (
@@ -95,7 +96,13 @@ def protect(
         raise CommandError(f"policy file {path}: {exc}; fix it before adding rules") from None
     except OSError as exc:
         raise CommandError(f"cannot write {path}: {exc.strerror or exc}") from None
-    policy = load_policy(env, FileIndex())
+    index = FileIndex()
+    policy = load_policy(env, index)
+    try:
+        protected_endpoints.refresh(policy, load_merged(Overrides(), env, index), index)
+    except ResolveError:
+        pass  # nothing to remember from a kubeconfig that does not load
+    rule = Rule(kind, pattern, environment or DEFAULT_ENVIRONMENT, level, namespaces, path)
     write, destructive = rule_levels(policy, rule)
     scope = f" in namespaces {', '.join(namespaces)}" if namespaces else ""
     what = f"{kind} {pattern!r}{scope}"

@@ -106,8 +106,9 @@ def context_environments(env: Mapping[str, str]) -> dict[str, str]:
     shares its cluster or API server is (the same endpoint, reached by another
     name); computed per endpoint so that a thousand contexts stay instant.
     """
+    from kubesafe.endpoint import url_keys
     from kubesafe.kubeconfig.resolve import Target
-    from kubesafe.policy import level_rank, normalize_server
+    from kubesafe.policy import level_rank
 
     index = FileIndex()
     try:
@@ -117,7 +118,7 @@ def context_environments(env: Mapping[str, str]) -> dict[str, str]:
     policy = load_policy(env, index)
     found: dict[str, tuple[int, str]] = {}
     by_endpoint: dict[str, tuple[int, str]] = {}
-    endpoints: dict[str, tuple[str, str]] = {}
+    endpoints: dict[str, tuple[str, ...]] = {}
     for name, (cluster, user, namespace, extension) in merged.contexts.items():
         server, cluster_extension = merged.clusters.get(cluster, ("", None))
         target = Target(
@@ -131,7 +132,7 @@ def context_environments(env: Mapping[str, str]) -> dict[str, str]:
             cluster_extension,
         )
         guard = protection(policy, target, mutating=True, destructive=True, namespaces=None)
-        keys = (f"cluster:{cluster}", f"server:{normalize_server(server)}" if server else "")
+        keys = (f"cluster:{cluster}", *(f"server:{key}" for key in url_keys(server) if server))
         endpoints[name] = keys
         if guard.protected and guard.environment is not None:
             ranked = (level_rank(guard.level), guard.environment)

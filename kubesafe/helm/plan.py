@@ -40,7 +40,11 @@ _TARGET_FLAGS = (
     ("namespace", "HELM_NAMESPACE"),
     ("kube-apiserver", "HELM_KUBEAPISERVER"),
     ("kube-token", "HELM_KUBETOKEN"),
+    ("kube-ca-file", "HELM_KUBECAFILE"),
+    ("kube-tls-server-name", "HELM_KUBETLS_SERVER_NAME"),
+    ("kube-insecure-skip-tls-verify", "HELM_KUBEINSECURE_SKIP_TLS_VERIFY"),
 )
+_TRUE = frozenset({"", "\0", "1", "t", "T", "true", "TRUE", "True"})  # Go's ParseBool; bare
 
 
 class HelmPlan(Record):
@@ -129,7 +133,16 @@ def overrides_from(reading: HelmReading, env: Mapping[str, str]) -> Overrides:
         server=values["kube-apiserver"],
         namespace=values["namespace"],
         credentials=bool(values["kube-token"]),
+        certificate_authority=values["kube-ca-file"],
+        tls_server_name=values["kube-tls-server-name"],
+        insecure=_is_true(reading, values["kube-insecure-skip-tls-verify"]),
     )
+
+
+def _is_true(reading: HelmReading, value: str) -> bool:
+    if "kube-insecure-skip-tls-verify" in reading.globals:
+        return value in _TRUE
+    return value in _TRUE - {"", "\0"}  # an empty variable is unset
 
 
 def _source(reading: HelmReading, flag: str, variable: str) -> str:

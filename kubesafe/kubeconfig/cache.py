@@ -31,7 +31,7 @@ if TYPE_CHECKING:
 
 RACY_SECONDS = 2
 MAX_ENTRIES = 256
-_HEADER = ("kubesafe-file-index", 2, __version__, sys.version_info[:2])
+_HEADER = ("kubesafe-file-index", 3, __version__, sys.version_info[:2])
 
 Identity = tuple[int, int, int, int, int]
 

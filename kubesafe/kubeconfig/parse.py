@@ -21,6 +21,8 @@ if TYPE_CHECKING:
         contexts: dict[str, tuple[str, str, str, Any]]
         # cluster name -> (server, kubesafe extension or None)
         clusters: dict[str, tuple[str, Any]]
+        # cluster name -> (CA data digest, CA file as written, tls-server-name, insecure)
+        cluster_tls: dict[str, tuple[str, str, str, bool]]
         users: tuple[str, ...]
 
 
@@ -171,14 +173,17 @@ def extract(document: object) -> FileData:
             _extension(body, where),
         )
     clusters: dict[str, tuple[str, Any]] = {}
+    cluster_tls: dict[str, tuple[str, str, str, bool]] = {}
     for name, body in _named(top, "clusters", "cluster"):
         where = f'cluster "{name}"'
         clusters[name] = (_string(body.get("server"), f"{where} server"), _extension(body, where))
+        cluster_tls[name] = _tls(body)
     users = tuple(name for name, _ in _named(top, "users", "user"))
     return {
         "current_context": _string(top.get("current-context"), "current-context"),
         "contexts": contexts,
         "clusters": clusters,
+        "cluster_tls": cluster_tls,
         "users": users,
     }
 
@@ -221,6 +226,31 @@ def _alias_at(mark: Any, content: bytes) -> str:
         if char.isspace() or char in ",[]{}":
             return name[:index]
     return name
+
+
+def _tls(body: dict[Any, Any]) -> tuple[str, str, str, bool]:
+    """What ties a cluster entry to its API server besides the URL (public data only)."""
+    from kubesafe.endpoint import ca_digest_of
+
+    data, path, name = (
+        body.get(key)
+        for key in ("certificate-authority-data", "certificate-authority", "tls-server-name")
+    )
+    digest = ""
+    if isinstance(data, str) and data.strip():
+        import base64
+        import binascii
+
+        try:
+            digest = ca_digest_of(base64.b64decode("".join(data.split()), validate=True))
+        except (binascii.Error, ValueError):
+            digest = ca_digest_of(data.encode("utf-8", "replace"))
+    return (
+        digest,
+        path if isinstance(path, str) else "",
+        name if isinstance(name, str) else "",
+        body.get("insecure-skip-tls-verify") is True,
+    )
 
 
 def parse_bytes(content: bytes) -> FileData:

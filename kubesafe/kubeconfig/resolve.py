@@ -42,7 +42,18 @@ class ResolveError(Exception):
 class Overrides(Record):
     """The kubectl flags that change which target a command hits ("" = not given)."""
 
-    __slots__ = ("cluster", "context", "credentials", "kubeconfig", "namespace", "server", "user")
+    __slots__ = (
+        "certificate_authority",
+        "cluster",
+        "context",
+        "credentials",
+        "insecure",
+        "kubeconfig",
+        "namespace",
+        "server",
+        "tls_server_name",
+        "user",
+    )
 
     def __init__(
         self,
@@ -53,6 +64,9 @@ class Overrides(Record):
         server: str = "",
         namespace: str = "",
         credentials: bool = False,
+        certificate_authority: str = "",
+        tls_server_name: str = "",
+        insecure: bool = False,
     ) -> None:
         self.kubeconfig = kubeconfig
         self.context = context
@@ -63,12 +77,26 @@ class Overrides(Record):
         # --token/--username/--password/--client-certificate: credentials given on
         # the command line, which rule out client-go's in-cluster fallback.
         self.credentials = credentials
+        # --certificate-authority (a path as given), --tls-server-name,
+        # --insecure-skip-tls-verify: they tie the server to a cluster's identity.
+        self.certificate_authority = certificate_authority
+        self.tls_server_name = tls_server_name
+        self.insecure = insecure
 
 
 class Merged(Record):
     """The merged view of all kubeconfig files in effect."""
 
-    __slots__ = ("clusters", "context_files", "contexts", "current_context", "files", "users")
+    __slots__ = (
+        "cluster_files",
+        "cluster_tls",
+        "clusters",
+        "context_files",
+        "contexts",
+        "current_context",
+        "files",
+        "users",
+    )
 
     def __init__(
         self,
@@ -78,6 +106,8 @@ class Merged(Record):
         clusters: dict[str, tuple[str, Any]],
         users: frozenset[str],
         context_files: dict[str, str],
+        cluster_tls: dict[str, tuple[str, str, str, bool]] | None = None,
+        cluster_files: dict[str, str] | None = None,
     ) -> None:
         self.files = files
         self.current_context = current_context
@@ -86,6 +116,10 @@ class Merged(Record):
         self.users = users
         # context name -> file that defined it (first wins), for messages and `policy`
         self.context_files = context_files
+        # cluster name -> (CA data digest, absolute CA file, tls-server-name, insecure)
+        self.cluster_tls = cluster_tls or {}
+        # cluster name -> file that defined it (first wins)
+        self.cluster_files = cluster_files or {}
 
 
 class Target(Record):
@@ -94,6 +128,7 @@ class Target(Record):
     __slots__ = (
         "cluster",
         "cluster_extension",
+        "cluster_source",
         "context",
         "context_extension",
         "kubeconfig",
@@ -101,6 +136,7 @@ class Target(Record):
         "namespace_source",
         "server",
         "server_source",
+        "tls",
         "user",
     )
 
@@ -116,6 +152,8 @@ class Target(Record):
         cluster_extension: Any = None,
         server_source: str = "cluster",
         namespace_source: str = "default",
+        tls: tuple[str, str, str, bool] = ("", "", "", False),
+        cluster_source: str = "context",
     ) -> None:
         self.context = context
         self.cluster = cluster
@@ -129,6 +167,10 @@ class Target(Record):
         self.server_source = server_source
         # where the namespace came from: "--namespace", "context", "default", "in-cluster"
         self.namespace_source = namespace_source
+        # (CA data digest, absolute CA file, tls-server-name, insecure) as client-go uses them
+        self.tls = tls
+        # where the cluster came from: "context" or "--cluster"
+        self.cluster_source = cluster_source
 
     def __hash__(self) -> int:
         # Extensions may hold dicts; identity of the endpoint is enough for hashing.
@@ -200,6 +242,8 @@ def merge(files: list[tuple[str, FileData]]) -> Merged:
     contexts: dict[str, tuple[str, str, str, Any]] = {}
     context_files: dict[str, str] = {}
     clusters: dict[str, tuple[str, Any]] = {}
+    cluster_tls: dict[str, tuple[str, str, str, bool]] = {}
+    cluster_files: dict[str, str] = {}
     users: set[str] = set()
     current = ""
     for path, data in files:
@@ -209,8 +253,17 @@ def merge(files: list[tuple[str, FileData]]) -> Merged:
             if name not in contexts:
                 contexts[name] = context
                 context_files[name] = path
+        tls = data.get("cluster_tls", {})
         for name, cluster in data["clusters"].items():
-            clusters.setdefault(name, cluster)
+            if name in clusters:
+                continue
+            clusters[name] = cluster
+            cluster_files[name] = path
+            digest, ca_file, server_name, insecure = tls.get(name, ("", "", "", False))
+            if ca_file:
+                # client-go resolves a relative path against the file that holds it.
+                ca_file = os.path.join(os.path.dirname(path), ca_file)
+            cluster_tls[name] = (digest, ca_file, server_name, insecure)
         users.update(data["users"])
     return Merged(
         files=tuple(path for path, _ in files),
@@ -219,6 +272,8 @@ def merge(files: list[tuple[str, FileData]]) -> Merged:
         clusters=clusters,
         users=frozenset(users),
         context_files=context_files,
+        cluster_tls=cluster_tls,
+        cluster_files=cluster_files,
     )
 
 
@@ -269,6 +324,8 @@ def resolve_merged(merged: Merged, overrides: Overrides, env: Mapping[str, str])
     else:
         server, server_source = env.get("KUBERNETES_MASTER") or DEFAULT_SERVER, "default"
 
+    tls = _effective_tls(merged.cluster_tls.get(cluster_name, ("", "", "", False)), overrides)
+
     if overrides.namespace:
         namespace, namespace_source = overrides.namespace, "--namespace"
     elif ctx_namespace:
@@ -299,7 +356,28 @@ def resolve_merged(merged: Merged, overrides: Overrides, env: Mapping[str, str])
         cluster_extension=cluster_extension,
         server_source=server_source,
         namespace_source=namespace_source,
+        tls=tls,
+        cluster_source="--cluster" if overrides.cluster else "context",
     )
+
+
+def _effective_tls(
+    cluster: tuple[str, str, str, bool], overrides: Overrides
+) -> tuple[str, str, str, bool]:
+    """client-go's merge of the TLS flags over the cluster entry.
+
+    ``--certificate-authority`` or ``--insecure-skip-tls-verify`` replace the
+    entry's CA (data and file); ``--server`` or ``--tls-server-name`` replace
+    its server name.
+    """
+    digest, ca_file, server_name, insecure = cluster
+    if overrides.certificate_authority or overrides.insecure:
+        digest, insecure = "", overrides.insecure
+        given = overrides.certificate_authority
+        ca_file = os.path.abspath(given) if given else ""
+    if overrides.tls_server_name or overrides.server:
+        server_name = overrides.tls_server_name
+    return digest, ca_file, server_name, insecure
 
 
 def _describe_files(merged: Merged) -> str:

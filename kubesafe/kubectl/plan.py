@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import os
 
+from kubesafe import protected_endpoints
 from kubesafe.kubeconfig.cache import FileIndex
 from kubesafe.kubeconfig.resolve import Overrides, ResolveError, Target, load_merged, resolve_merged
 from kubesafe.kubectl import args as kubectl_args
@@ -132,7 +133,20 @@ def overrides_from(reading: Reading) -> Overrides:
         server=global_value("server"),
         namespace=global_value("namespace"),
         credentials=any(global_value(name) for name in _CREDENTIAL_FLAGS),
+        certificate_authority=global_value("certificate-authority"),
+        tls_server_name=global_value("tls-server-name"),
+        insecure=_true(reading, "insecure-skip-tls-verify"),
     )
+
+
+_TRUE = frozenset({"", "1", "t", "T", "true", "TRUE", "True"})  # Go's ParseBool; "" is bare
+
+
+def _true(reading: Reading, name: str) -> bool:
+    if not reading.plugin and kubectl_args.shadows_global(reading.command, name):
+        return False
+    value = reading.last(name)
+    return value is not None and value in _TRUE
 
 
 def target_label(target: Target) -> str:
@@ -140,26 +154,30 @@ def target_label(target: Target) -> str:
     return target.context or target.cluster or target.server
 
 
-# Rules that protect a target through its own context, not another context's endpoint.
-_OWN_KINDS = frozenset({"context", "context-regex", "kubeconfig-context"})
+def approval_labels(target: Target, found: Protection) -> tuple[str, ...]:
+    """The names that approve this write (typed, or in KUBESAFE_CONFIRM); the first is asked for.
+
+    When another protected context's rule applies (``--cluster prod`` or
+    ``--server <prod's URL>`` under ``dev``, a ``dev`` context on prod's cluster
+    entry or CA, prod's endpoint seen in another kubeconfig), the write is
+    approved only by naming a protected context lending its rule, even when
+    the context used has rules of its own: protecting ``dev`` must not make
+    ``KUBESAFE_CONFIRM=dev`` approve writes to prod. Only the strictest lenders count.
+    A ``server`` rule on a server reached through ``--server``/``--cluster`` is
+    approved by naming the server.
+    """
+    labels: list[str] = []
+    redirected = target.server_source != "cluster" or target.cluster_source == "--cluster"
+    if redirected and any(rule.kind == "server" for rule in found.rules):
+        labels.append(target.server)
+    # Only the strictest lenders: a weaker protected context must not approve.
+    labels.extend(found.lenders)
+    return tuple(dict.fromkeys(labels)) if labels else (target_label(target),)
 
 
 def approval_label(target: Target, found: Protection) -> str:
-    """``target_label``, unless the write goes to another context's endpoint.
-
-    When only another context's rule protects the target (``--cluster prod`` or
-    ``--server <prod's URL>`` under ``dev``), or a server flag overrides the
-    context's own, the context used says nothing about where the write goes: it
-    is approved by naming the protected context lending its rule (or the server,
-    when a ``server`` rule protects it), so ``KUBESAFE_CONFIRM=dev`` cannot approve it.
-    """
-    lent = [rule.pattern for rule in found.rules if rule.kind == "endpoint"]
-    overridden = target.server_source != "cluster"
-    if lent and (overridden or not any(rule.kind in _OWN_KINDS for rule in found.rules)):
-        return lent[0]
-    if overridden and any(rule.kind == "server" for rule in found.rules):
-        return target.server
-    return target_label(target)
+    """The name asked for: the first of ``approval_labels``."""
+    return approval_labels(target, found)[0]
 
 
 _UNPROTECTED = Protection(None, False, NONE, ())
@@ -336,6 +354,7 @@ def judge(
     best: tuple[Protection, Target | None] = (_UNPROTECTED, None)
     if classification.category != LOCAL:
         for case in cases:
+            misses = index.misses
             try:
                 merged = load_merged(case.overrides, env, index)
                 if case.resolver is None:
@@ -349,14 +368,20 @@ def judge(
                 targets.append(target)
             if policy is None:
                 policy = load_policy(env, index)
+            if index.misses > misses:
+                # Slow path: a file was parsed again, so its protected contexts may be new.
+                protected_endpoints.refresh(policy, merged, index)
+                protected_endpoints.refresh_defaults(policy, env, index, merged.files)
             found = protection(
                 policy,
                 target,
                 mutating=case.classification.mutating,
                 destructive=case.classification.destructive,
                 namespaces=_bind(case.namespaces, target.namespace),
-                endpoints=endpoint_rules(policy, merged, target),
+                endpoints=endpoint_rules(policy, merged, target, index),
             )
+            if found.protected:
+                protected_endpoints.remember(policy, merged, target, index)
             if _outranks(found, best[0]):
                 best = (found, target)
     decision, reason, overridable = _decide(

@@ -155,7 +155,7 @@ def _approve(
     ``Shown``, which may raise the level) shown on the terminal before the
     question, computed only when there is one to ask.
     """
-    from kubesafe.kubectl.plan import BLOCK, approval_label
+    from kubesafe.kubectl.plan import BLOCK, approval_labels
 
     extra: dict[str, object] | None = (
         {"program": program, **dict(details)} if program != "kubectl" else None
@@ -165,7 +165,8 @@ def _approve(
         # Unresolvable target, broken policy, unparseable argv: no override helps.
         _audit(plan, "refused", plan.decision_reason, extra)
         return False, f"refusing to run {program}: {plan.decision_reason}"
-    label = approval_label(target, plan.protection)
+    labels = approval_labels(target, plan.protection)
+    label = labels[0]
     from kubesafe.agents import agent_marker
 
     agent = agent_marker(env)
@@ -178,8 +179,8 @@ def _approve(
             f"({agent}), and an agent can answer a confirmation. Run it from your own terminal"
         )
     override = env.get(CONFIRM_VARIABLE, "")
-    if override and override == label and len(plan.targets) == 1:
-        _audit(plan, "allowed", f"{CONFIRM_VARIABLE}={label}", extra)
+    if override and override in labels and len(plan.targets) == 1:
+        _audit(plan, "allowed", f"{CONFIRM_VARIABLE}={override}", extra)
         return True, ""
     if plan.decision == BLOCK:
         _audit(plan, "refused", plan.decision_reason, extra)

@@ -1,0 +1,212 @@
+"""Protected endpoints remembered across kubeconfig files.
+
+Protection is decided per command from the kubeconfig files that command
+loads, so ``--kubeconfig admin.conf`` (kubeadm's ``kubernetes-admin@kubernetes``
+pointing at prod's server) would see no protected context at all. kubesafe
+therefore remembers, in a private file in its state directory, the endpoint
+identity of every protected context it has seen, with the rules that protect
+it, and lends those rules to any target with the same identity.
+
+The file is refreshed on the slow path (a kubeconfig or the policy file was
+re-parsed), whenever a command resolves a protected context that is not in it
+yet, and by ``kubesafe protect``. Reading it costs one small file per command.
+A remembered rule from the policy file counts only while the policy still has
+it (``kubesafe unprotect`` ends it); one from a kubeconfig extension counts
+until that file is seen again without it.
+"""
+
+from __future__ import annotations
+
+import marshal
+import os
+
+from kubesafe import paths
+
+TYPE_CHECKING = False  # typing costs an import on the hot path; mypy treats this as True
+if TYPE_CHECKING:
+    from collections.abc import Mapping
+    from typing import Any
+
+    from kubesafe.endpoint import Identity
+    from kubesafe.kubeconfig.cache import FileIndex
+    from kubesafe.kubeconfig.resolve import Merged, Target
+    from kubesafe.policy import Policy, Rule
+
+    # (kind, pattern, environment, level, namespaces, source)
+    RuleData = tuple[str, str, str, str, tuple[str, ...], str]
+    # (identity keys, explicit server names, https host names, rules)
+    Entry = tuple[tuple[str, ...], tuple[str, ...], tuple[str, ...], tuple[RuleData, ...]]
+
+_HEADER = ("kubesafe-protected-endpoints", 1)
+MAX_ENTRIES = 1024
+_POLICY_KINDS = frozenset({"context", "context-regex", "server"})
+
+_loaded: dict[tuple[str, str], Entry] | None = None
+
+
+def state_path() -> str:
+    return os.path.join(paths.state_dir(), "protected-endpoints.marshal")
+
+
+def entries() -> dict[tuple[str, str], Entry]:
+    """(kubeconfig file, context) -> what identifies its endpoint and protects it."""
+    global _loaded
+    if _loaded is None:
+        _loaded = {}
+        content = paths.read_private(state_path())
+        if content is not None:
+            try:
+                payload: Any = marshal.loads(content)
+            except (EOFError, ValueError, TypeError):
+                payload = None
+            valid = isinstance(payload, tuple) and len(payload) == 2 and payload[0] == _HEADER
+            if valid and isinstance(payload[1], dict):
+                _loaded = payload[1]
+    return _loaded
+
+
+def forget_loaded() -> None:
+    """Read the file again on next use (tests, and after another process wrote it)."""
+    global _loaded
+    _loaded = None
+
+
+def _save(current: dict[tuple[str, str], Entry]) -> None:
+    while len(current) > MAX_ENTRIES:
+        del current[next(iter(current))]
+    paths.write_private(state_path(), marshal.dumps((_HEADER, current)))
+
+
+def lend(
+    policy: Policy, merged: Merged, target: Target, mine: Identity, own: set[Rule]
+) -> list[Rule]:
+    """Rules of remembered protected contexts whose endpoint is ``target``'s.
+
+    ``own``: the policy rules that match ``target`` itself (not lent again).
+    """
+    from kubesafe.policy import Rule, lent_rule
+
+    found: list[Rule] = []
+    for (path, context), entry in entries().items():
+        if merged.context_files.get(context) == path:
+            continue  # in this very kubeconfig: endpoint_rules looked at it already
+        keys, server_names, names, _ = entry
+        linked = any(key in mine.keys for key in keys) or (
+            any(name in mine.names for name in server_names)
+            or any(name in mine.server_names for name in names)
+        )
+        if not linked:
+            continue
+        for kind, pattern, environment, level, namespaces, source in entry[3]:
+            if kind in _POLICY_KINDS:
+                current = [r for r in policy.rules if (r.kind, r.pattern) == (kind, pattern)]
+                if not current:
+                    continue  # unprotected since
+                rule = current[0]
+                if rule in own:
+                    continue
+            else:
+                rule = Rule(kind, pattern, environment, level, namespaces, source)
+            found.append(lent_rule(rule, context, f"context {context!r} of {path}, remembered"))
+    return found
+
+
+def _entry(identity: Identity, rules: tuple[Rule, ...]) -> Entry:
+    return (
+        tuple(sorted(identity.keys)),
+        tuple(sorted(identity.server_names)),
+        tuple(sorted(identity.names)),
+        tuple(
+            (r.kind, r.pattern, r.environment, r.level, tuple(r.namespaces), r.source)
+            for r in rules
+        ),
+    )
+
+
+def _own_protection(policy: Policy, target: Target) -> tuple[Rule, ...]:
+    from kubesafe.policy import protection
+
+    found = protection(policy, target, mutating=True, destructive=True, namespaces=None)
+    if not found.protected:
+        return ()
+    return tuple(rule for rule in found.rules if rule.kind != "endpoint")
+
+
+def _context_target(merged: Merged, name: str) -> Target:
+    from kubesafe.kubeconfig.resolve import Target
+
+    cluster, user, namespace, extension = merged.contexts[name]
+    server, cluster_extension = merged.clusters.get(cluster, ("", None))
+    tls = merged.cluster_tls.get(cluster, ("", "", "", False))
+    return Target(
+        name, cluster, user, server, namespace, merged.files, extension, cluster_extension, tls=tls
+    )
+
+
+def refresh(policy: Policy, merged: Merged, index: FileIndex | None = None) -> None:
+    """Remember every protected context of ``merged``; forget its ones no longer protected."""
+    from kubesafe.policy import cluster_identity
+
+    if policy.error is not None:
+        return
+    current = dict(entries())
+    before = dict(current)
+    for name, path in merged.context_files.items():
+        target = _context_target(merged, name)
+        rules = _own_protection(policy, target)
+        if not rules or not target.server:
+            current.pop((path, name), None)
+            continue
+        entry = _entry(cluster_identity(merged, target.cluster, index), rules)
+        current.pop((path, name), None)
+        current[(path, name)] = entry
+    if current != before:
+        global _loaded
+        _loaded = current
+        _save(current)
+
+
+def refresh_defaults(
+    policy: Policy, env: Mapping[str, str], index: FileIndex, loaded: tuple[str, ...]
+) -> None:
+    """Also remember the protected contexts of the kubeconfig files in effect without flags.
+
+    ``--kubeconfig admin.conf`` (or ``KUBECONFIG=admin.conf``) skips the files
+    that hold the protected contexts; reading them here (parsed-file cache, slow
+    path only) links admin.conf's entry to prod before anything was run with them.
+    """
+    from kubesafe.kubeconfig.cache import FileReadError
+    from kubesafe.kubeconfig.parse import KubeconfigError, parse_bytes
+    from kubesafe.kubeconfig.resolve import candidate_files, home_dir, merge
+
+    listed, _ = candidate_files("", env)
+    for path in dict.fromkeys([*listed, os.path.join(home_dir(env), ".kube", "config")]):
+        absolute = os.path.abspath(path)
+        if absolute in loaded:
+            continue
+        try:
+            data = index.read(absolute, "kubeconfig", parse_bytes)
+        except (KubeconfigError, FileReadError):
+            continue  # a broken file only means nothing to remember
+        if data is not None:
+            refresh(policy, merge([(absolute, data)]), index)
+
+
+def remember(
+    policy: Policy, merged: Merged, target: Target, index: FileIndex | None = None
+) -> None:
+    """Make sure the context ``target`` resolved from is remembered if it is protected."""
+    from kubesafe.policy import cluster_identity
+
+    path = merged.context_files.get(target.context)
+    if path is None or policy.error is not None:
+        return
+    probe = _context_target(merged, target.context)  # its own cluster, not --cluster/--server
+    rules = _own_protection(policy, probe) if probe.server else ()
+    if not rules:
+        return
+    entry = _entry(cluster_identity(merged, probe.cluster, index), rules)
+    current = entries()
+    if current.get((path, target.context)) != entry:
+        current[(path, target.context)] = entry
+        _save(current)
