@@ -152,6 +152,11 @@ def parse(url: str) -> Endpoint | None:
 def _ipv4(text: str) -> str | None:
     """Dotted IPv4 in canonical form, also the inet_aton spellings (``127.1``, ``0x7f.1``)."""
     parts = text.split(".")
+    if len(parts) == 4 and all(
+        part.isdigit() and part.isascii() and (part == "0" or part[0] != "0") and int(part) < 256
+        for part in parts
+    ):
+        return text  # already canonical: the common case, answered without arithmetic
     if not 1 <= len(parts) <= 4:
         return None
     values: list[int] = []
@@ -338,7 +343,10 @@ class Identity(Record):
 
 def url_keys(url: str) -> tuple[str, ...]:
     """``url:`` keys of a server URL: one per address its host may stand for."""
-    endpoint = parse(url)
+    return _endpoint_keys(url, parse(url))
+
+
+def _endpoint_keys(url: str, endpoint: Endpoint | None) -> tuple[str, ...]:
     if endpoint is None:
         return (f"raw:{url.strip()}",)
     paths = [endpoint.path]
@@ -359,7 +367,7 @@ def parts(server: str, ca_digest: str, server_name: str) -> Parts:
     """
     endpoint = parse(server)
     path = endpoint.path if endpoint is not None else ""
-    keys = list(url_keys(server))
+    keys = list(_endpoint_keys(server, endpoint))
     if ca_digest:
         keys.append(f"ca:{ca_digest}{path}")
     server_names = (f"{server_name.lower().rstrip('.')}{path}",) if server_name else ()

@@ -255,7 +255,11 @@ def linked_clusters(merged: Merged, mine: Identity, index: FileIndex | None) -> 
     kind = f"endpoint-index:{hosts().signature}"
     found: set[str] = set()
     for path in merged.files:
-        table = compute(path) if index is None else index.computed(path, kind, compute)
+        table = (
+            compute(path)
+            if index is None
+            else index.computed(path, kind, compute, _clusters_digest(path, index))
+        )
         by_key, by_server_name, by_name, ca_files = table
         candidates = [name for key in mine.keys for name in by_key.get(key, ())]
         candidates += [name for key in mine.server_names for name in by_name.get(key, ())]
@@ -269,6 +273,21 @@ def linked_clusters(merged: Merged, mine: Identity, index: FileIndex | None) -> 
 
 
 _NO_TLS = ("", "", "", False)
+
+
+def _clusters_digest(path: str, index: FileIndex) -> bytes:
+    """A digest of the file's cluster entries: the endpoint index depends on nothing else.
+
+    ``kubectl config use-context`` rewrites the whole file; keyed on this, the index of
+    10,000 clusters is not rebuilt for a change of the current context.
+    """
+    from kubesafe.kubeconfig.parse import KubeconfigError, parse_bytes
+
+    try:
+        data = index.read(path, "kubeconfig", parse_bytes)
+    except (KubeconfigError, FileReadError):
+        return b""
+    return data.get("clusters_digest", b"") if data is not None else b""
 
 
 def lent_rule(rule: Rule, lender: str, via: str) -> Rule:

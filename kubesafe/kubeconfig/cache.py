@@ -53,10 +53,13 @@ class FileIndex:
 
     def __init__(self, path: str | None = None) -> None:
         self.path = path or default_path()
-        self.entries: dict[tuple[str, str], tuple[Identity, Any]] = {}
+        # (kind, path) -> (the file's identity, or a digest of the content used; value)
+        self.entries: dict[tuple[str, str], tuple[Identity | bytes, Any]] = {}
         self.dirty = False
         self.hits = 0
         self.misses = 0
+        # What this process parsed, also files too fresh to cache on disk: never twice.
+        self._parsed: dict[tuple[str, str], tuple[Identity | bytes, Any]] = {}
         self._load()
 
     def _load(self) -> None:
@@ -86,7 +89,7 @@ class FileIndex:
         with handle:
             try:
                 before = _identity(os.fstat(handle.fileno()))
-                cached = self.entries.get(key)
+                cached = self.entries.get(key) or self._parsed.get(key)
                 if cached is not None and cached[0] == before:
                     self.hits += 1
                     result: T = cached[1]
@@ -97,6 +100,8 @@ class FileIndex:
             except OSError as exc:
                 raise FileReadError(f"cannot read it: {exc.strerror or exc}") from None
         data = parse(content)
+        if before == after:
+            self._parsed[key] = (after, data)
         settled = time.time_ns() - max(after[3], after[4]) > RACY_SECONDS * 1_000_000_000
         if before == after and settled:
             self.entries.pop(key, None)
@@ -106,16 +111,47 @@ class FileIndex:
             self.dirty = True
         return data
 
-    def computed(self, path: str, kind: str, compute: Callable[[str], T]) -> T:
+    def memo(self, kind: str, path: str) -> dict[Any, Any]:
+        """A mutable per-file memo kept with the cache (content-addressed by its user).
+
+        Handed out only to a parse that is about to run, so it is saved with the cache.
+        """
+        key = (kind, path)
+        cached = self.entries.get(key)
+        if cached is None or not isinstance(cached[1], dict):
+            cached = ((0, 0, 0, 0, 0), {})
+            self.entries[key] = cached
+        self.dirty = True
+        found: dict[Any, Any] = cached[1]
+        return found
+
+    def computed(
+        self, path: str, kind: str, compute: Callable[[str], T], content_key: bytes = b""
+    ) -> T:
         """``compute(path)``, remembered while the file's identity stays the same.
 
         For facts about big files (a binary's version) that must not be re-read.
+        ``content_key`` (a digest of what ``compute`` depends on) replaces the file's
+        identity: the result then survives rewrites that keep that content, and
+        needs no racy wait.
         """
+        key = (kind, path)
+        if content_key:
+            found = self.entries.get(key)
+            if found is not None and found[0] == content_key:
+                self.hits += 1
+                kept: T = found[1]
+                return kept
+            self.misses += 1
+            value = compute(path)
+            self.entries.pop(key, None)
+            self.entries[key] = (content_key, value)
+            self.dirty = True
+            return value
         try:
             identity = _identity(os.stat(path))
         except OSError:
             return compute(path)
-        key = (kind, path)
         cached = self.entries.get(key)
         if cached is not None and cached[0] == identity:
             self.hits += 1

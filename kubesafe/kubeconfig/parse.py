@@ -23,6 +23,8 @@ if TYPE_CHECKING:
         clusters: dict[str, tuple[str, Any]]
         # cluster name -> (CA data digest, CA file as written, tls-server-name, insecure)
         cluster_tls: dict[str, tuple[str, str, str, bool]]
+        # digest of clusters and cluster_tls: what the endpoint index is keyed on
+        clusters_digest: bytes
         users: tuple[str, ...]
 
 
@@ -179,11 +181,19 @@ def extract(document: object) -> FileData:
         clusters[name] = (_string(body.get("server"), f"{where} server"), _extension(body, where))
         cluster_tls[name] = _tls(body)
     users = tuple(name for name, _ in _named(top, "users", "user"))
+    import hashlib
+    import marshal
+
+    clusters_digest = hashlib.blake2b(
+        marshal.dumps((clusters, cluster_tls), 2),
+        digest_size=16,  # 2: no back-references
+    ).digest()
     return {
         "current_context": _string(top.get("current-context"), "current-context"),
         "contexts": contexts,
         "clusters": clusters,
         "cluster_tls": cluster_tls,
+        "clusters_digest": clusters_digest,
         "users": users,
     }
 
@@ -253,8 +263,40 @@ def _tls(body: dict[Any, Any]) -> tuple[str, str, str, bool]:
     )
 
 
-def parse_bytes(content: bytes) -> FileData:
-    """Parse kubeconfig YAML (UTF-8, or UTF-16 with a BOM); errors carry a line number."""
+def parse_bytes(content: bytes, memo: dict[bytes, Any] | None = None) -> FileData:
+    """Parse kubeconfig YAML (UTF-8, or UTF-16 with a BOM); errors carry a line number.
+
+    Block-style files (nearly all) are read by the fast scanner; ``memo`` (kept by the
+    caller per file) lets unchanged top-level sections skip even that. Anything the
+    scanner does not read goes to the full parser.
+    """
+    if _last_parsed is not None and _last_parsed[0] == content:
+        return _last_parsed[1]  # one process reads the same file on several paths
+    result = _parse_uncached(content, memo)
+    _remember(content, result)
+    return result
+
+
+_last_parsed: tuple[bytes, FileData] | None = None
+
+
+def _remember(content: bytes, result: FileData) -> None:
+    global _last_parsed
+    _last_parsed = (content, result)
+
+
+def _parse_uncached(content: bytes, memo: dict[bytes, Any] | None) -> FileData:
+    if memo is not None:
+        from kubesafe.kubeconfig.sections import parse_sections
+
+        sectioned = parse_sections(content, memo)
+        if sectioned is not None:
+            return sectioned
+    from kubesafe.kubeconfig.scan import scan
+
+    scanned = scan(content)
+    if scanned is not None:
+        return extract(scanned)
     import yaml
 
     try:

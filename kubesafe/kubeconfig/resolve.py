@@ -26,7 +26,7 @@ from kubesafe.record import Record
 
 TYPE_CHECKING = False  # typing costs an import on the hot path; mypy treats this as True
 if TYPE_CHECKING:
-    from collections.abc import Mapping
+    from collections.abc import Callable, Mapping
     from typing import Any
 
     from kubesafe.kubeconfig.parse import FileData
@@ -227,7 +227,7 @@ def load(
     for path in paths:
         absolute = os.path.abspath(path)
         try:
-            data = index.read(absolute, "kubeconfig", parse_bytes)
+            data = index.read(absolute, "kubeconfig", _parser(index, absolute))
         except (KubeconfigError, FileReadError) as exc:
             raise ResolveError(file_problem(path, exc)) from None
         if data is None:
@@ -410,3 +410,12 @@ def resolve(
     """Resolve the target; raises ResolveError with a one-line reason."""
     environment = os.environ if env is None else env
     return resolve_merged(load_merged(overrides, environment, index), overrides, environment)
+
+
+def _parser(index: FileIndex, path: str) -> Callable[[bytes], FileData]:
+    """``parse_bytes`` with the file's section memo, fetched only when a parse runs."""
+
+    def parse(content: bytes) -> FileData:
+        return parse_bytes(content, index.memo("kubeconfig-sections", path))
+
+    return parse

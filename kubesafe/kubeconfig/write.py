@@ -29,7 +29,12 @@ from kubesafe.kubeconfig.surgery import Document, Edit, Unsupported
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:
+    from typing import Any
+
     from kubesafe.kubeconfig.parse import FileData
+
+    # (content, section memo) -> (new content, new content parsed), or None: use the surgery.
+    Fast = Callable[[bytes, dict[bytes, Any]], tuple[bytes, FileData] | None]
 
 _BOM = "\ufeff"
 # What kubectl writes into a kubeconfig it creates (keys sorted, empty lists null).
@@ -168,7 +173,24 @@ def set_current_context(path: str, name: str | None, *, must_define: bool = Fals
         return Switched("", None)  # nothing to unset; kubectl creates no file for this
     quoted = yaml_surgery.scalar_text(value)
     new_file = _NEW_FILE.format(current=quoted) if value else None
-    written = _change(path, edit, check, new_file=new_file, empty_line=f"current-context: {quoted}")
+
+    def fast(content: bytes, memo: dict[bytes, Any]) -> tuple[bytes, FileData] | None:
+        from kubesafe.kubeconfig.sections import replace_current_context
+
+        done = replace_current_context(content, quoted, memo)
+        if done is None or done[2]["current_context"] != value:
+            return None
+        previous[0] = done[1]["current_context"]
+        return done[0], done[2]
+
+    written = _change(
+        path,
+        edit,
+        check,
+        new_file=new_file,
+        empty_line=f"current-context: {quoted}",
+        fast=fast if value else None,
+    )
     return Switched(previous[0], written)
 
 
@@ -312,8 +334,13 @@ def _change(
     *,
     new_file: str | None = None,
     empty_line: str | None = None,
+    fast: Fast | None = None,
 ) -> FileData | None:
-    """Make the change; returns the new file parsed, or None when nothing changed."""
+    """Make the change; returns the new file parsed, or None when nothing changed.
+
+    ``fast``: an edit of the raw bytes that proves itself (``sections``), tried first;
+    None from it means the event-checked surgery does the edit.
+    """
     directory = os.path.dirname(os.path.realpath(path))
     try:
         if not os.path.isdir(directory):
@@ -323,7 +350,7 @@ def _change(
             os.makedirs(directory, mode=atomic_write.NEW_DIR_MODE)
         with WriteLock(path):
             for _ in range(_ATTEMPTS):
-                done, data = _attempt(path, edit, check, new_file, empty_line)
+                done, data = _attempt(path, edit, check, new_file, empty_line, fast)
                 if done:
                     return data
             raise KubeconfigWriteError(
@@ -353,19 +380,29 @@ def _attempt(
     check: Callable[[FileData], bool],
     new_file: str | None,
     empty_line: str | None,
+    fast: Fast | None = None,
 ) -> tuple[bool, FileData | None]:
     """Edit and replace ``path``; False, with nothing written, if it changed meanwhile."""
     before = _identity(path)
     content = _read(path)
-    new = _new_content(path, content, edit, new_file, empty_line)
-    if new is None:
-        return True, None
-    try:
-        data = parse_bytes(new)
-    except KubeconfigError as exc:
-        raise KubeconfigWriteError(
-            f"{path} left untouched: the edited file would not load ({exc})"
-        ) from None
+    quick = None
+    index = None
+    if fast is not None and content:
+        index = FileIndex()
+        quick = fast(content, index.memo("kubeconfig-sections", os.path.abspath(path)))
+    if quick is not None:
+        new, data = quick
+    else:
+        found = _new_content(path, content, edit, new_file, empty_line)
+        if found is None:
+            return True, None
+        new = found
+        try:
+            data = parse_bytes(new)
+        except KubeconfigError as exc:
+            raise KubeconfigWriteError(
+                f"{path} left untouched: the edited file would not load ({exc})"
+            ) from None
     if not check(data):
         raise KubeconfigWriteError(
             f"{path} left untouched: the edited file does not read back as intended"
@@ -373,6 +410,8 @@ def _attempt(
     if _identity(path) != before:
         return False, None
     atomic_write.replace(path, new)
+    if index is not None:
+        index.save()  # the sections just read, for the next reader of the new file
     return True, data
 
 
