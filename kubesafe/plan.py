@@ -178,29 +178,20 @@ def make_plan(
     environment = os.environ if env is None else env
     files = index if index is not None else FileIndex()
     parsed, resolve_error = _with_kuberc(argv, environment, files)
-    per_reading = [classify(reading) for reading in parsed.readings]
-    cases = [
-        Case(
-            overrides_from(reading),
-            reading_class,
-            _reach(reading),
-        )
-        for reading, reading_class in zip(parsed.readings, per_reading, strict=True)
-    ]
-    verdict = judge(
-        cases,
-        resolve_error,
-        exhaustive=parsed.exhaustive,
-        uncertain_flags=parsed.uncertain_flags,
-        env=environment,
-        index=files,
-    )
+    verdict, choice = _decided(parsed, resolve_error, environment, files)
+    minor = kubectl_minor(choice)
+    if minor is not None and parsed.ambiguous:
+        # Settle on what the kubectl that runs reads, if that choice holds up: the
+        # kubectl picked for the target its own reading gives is of the same minor.
+        narrowed, narrowed_error = _with_kuberc(argv, environment, files, minor)
+        if narrowed.readings != parsed.readings:
+            second, second_choice = _decided(narrowed, narrowed_error, environment, files)
+            if kubectl_minor(second_choice) == minor:
+                parsed, verdict, choice = narrowed, second, second_choice
     policy = verdict.policy
     if policy is None and not environment.get("KUBESAFE_KUBECTL"):
         policy = load_policy(environment, files)
-    settings = policy.kubectl if policy is not None else {}
     targets = verdict.targets
-    choice = choose(targets[0] if targets else None, settings, environment, files)
     if index is None:
         files.save()
     return Plan(
@@ -218,6 +209,30 @@ def make_plan(
         policy=policy,
         choice=choice,
     )
+
+
+def _decided(
+    parsed: ParsedArgs, resolve_error: str | None, env: Mapping[str, str], files: FileIndex
+) -> tuple[Verdict, Choice]:
+    """The verdict on these readings, and the kubectl that would run for its target."""
+    cases = [
+        Case(overrides_from(reading), classify(reading), _reach(reading))
+        for reading in parsed.readings
+    ]
+    verdict = judge(
+        cases,
+        resolve_error,
+        exhaustive=parsed.exhaustive,
+        uncertain_flags=parsed.uncertain_flags,
+        env=env,
+        index=files,
+    )
+    policy = verdict.policy
+    if policy is None and not env.get("KUBESAFE_KUBECTL"):
+        policy = load_policy(env, files)
+    settings = policy.kubectl if policy is not None else {}
+    targets = verdict.targets
+    return verdict, choose(targets[0] if targets else None, settings, env, files)
 
 
 def _reach(reading: Reading) -> Callable[[str], tuple[str, ...] | None]:
@@ -341,19 +356,74 @@ def judge(
 
 
 def _with_kuberc(
-    argv: list[str] | tuple[str, ...], env: Mapping[str, str], files: FileIndex
+    argv: list[str] | tuple[str, ...],
+    env: Mapping[str, str],
+    files: FileIndex,
+    minor: int | None = None,
 ) -> tuple[ParsedArgs, str | None]:
-    """Parse argv as kubectl will run it once kuberc aliases and defaults apply."""
-    parsed = kubectl_args.parse(argv)
-    try:
-        rc = kuberc.load(parsed.primary, env, files)
-    except kuberc.KubercError as exc:
-        return parsed, f"{exc}; its aliases and defaults may change any command"
-    if rc:
-        effective = kuberc.expand(list(argv), parsed.primary, rc)
-        if effective is not None:
-            parsed = kubectl_args.parse(effective)
-    return parsed, None
+    """Every reading of argv as kubectl 1.<minor> runs it once kuberc applies.
+
+    With ``minor`` None (the kubectl that runs is not known) the readings of
+    every kubectl are kept, with and without kuberc: a kuberc default can just
+    as well point at a safer target as at a more dangerous one.
+    """
+    raw = kubectl_args.parse(argv)
+    families = kuberc.FAMILIES if minor is None else (minor,)
+    variants: list[ParsedArgs] = []
+    unchanged = minor is None  # 1.31-1.32 read no kuberc
+    for family in families:
+        try:
+            effective = kuberc.effective_argv(argv, env, files, family)
+        except kuberc.KubercError as exc:
+            return raw, f"{exc}; its aliases and defaults may change any command"
+        if effective is None:
+            unchanged = True
+            continue
+        parsed = kubectl_args.parse(effective)
+        if parsed not in variants:
+            variants.append(parsed)
+    if not variants:
+        return raw, None
+    if unchanged:
+        variants.append(raw)
+    return _combined(argv, variants), None
+
+
+def _combined(argv: list[str] | tuple[str, ...], variants: list[ParsedArgs]) -> ParsedArgs:
+    if len(variants) == 1:
+        return variants[0]
+    readings: list[Reading] = []
+    uncertain: list[str] = []
+    for parsed in variants:
+        readings += [reading for reading in parsed.readings if reading not in readings]
+        uncertain += [flag for flag in parsed.uncertain_flags if flag not in uncertain]
+    return ParsedArgs(
+        tuple(argv),
+        tuple(readings),
+        tuple(uncertain),
+        exhaustive=all(parsed.exhaustive for parsed in variants),
+    )
+
+
+def kubectl_minor(choice: Choice) -> int | None:
+    """The minor version of the kubectl a plan will run, when it is settled.
+
+    Not settled: a binary of unknown version (``KUBESAFE_KUBECTL``), or a
+    remembered server version so old that the shim asks the server again (and
+    may pick another kubectl).
+    """
+    if (choice.stale and not choice.pinned) or (choice.path is None and choice.download is None):
+        return None
+    from kubesafe.versions.parse import parse_git_version, parse_user_version
+
+    tag = choice.version or choice.download or ""
+    found = parse_git_version(tag)
+    if found is None and tag:
+        try:
+            found = parse_user_version(tag)[0]
+        except ValueError:
+            found = None
+    return found.minor if found is not None and found.major == 1 else None
 
 
 def _outranks(candidate: Protection, current: Protection) -> bool:

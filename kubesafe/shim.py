@@ -222,6 +222,8 @@ def _local_kubectl(argv: list[str], env: dict[str, str]) -> str | None:
     readings = parse(argv).readings
     if any(classify(reading).category != LOCAL for reading in readings):
         return None
+    if readings[0].command[:1] == ("help",):
+        return None  # kubectl runs a kuberc alias named "help" instead: see the plan
     if argv and "config" in argv and "KUBESAFE_SESSION" in env:
         from kubesafe.shell.config_writes import kubeconfig_without_session
 
