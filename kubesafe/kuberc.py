@@ -6,7 +6,7 @@ unless ``KUBECTL_KUBERC=false``. The file is the first ``--kuberc`` (before a
 bare ``--``), else (1.35+ only) ``$KUBERC``, else ``$HOME/.kube/kuberc``
 (``./.kube/kuberc`` with no ``HOME``); ``KUBERC=off`` turns it off.
 
-``effective_argv`` rewrites argv into an equivalent command line kubesafe's
+``effective_argvs`` rewrites argv into an equivalent command line kubesafe's
 parser reads as kubectl will run it. The rules, from kubectl's
 ``pkg/kuberc`` and checked against real kubectl:
 
@@ -140,24 +140,31 @@ def _decode(content: bytes) -> list[Any]:
     return decode(content)
 
 
+def _documents(path: str, index: FileIndex) -> list[Any] | None:
+    try:
+        return index.read(os.path.abspath(path), "kuberc-documents", _decode)
+    except FileReadError:
+        return None  # kubectl warns (or, explicitly named, refuses) and applies nothing
+
+
 def load(
     argv: list[str] | tuple[str, ...], env: Mapping[str, str], index: FileIndex, minor: int
 ) -> tuple[Defaults, Aliases] | None:
     """The preferences kubectl 1.<minor> applies to argv, or None."""
     found = locate(argv, env, minor)
-    if found is None:
+    documents = _documents(found[0], index) if found is not None else None
+    return _chosen(documents, found, minor)
+
+
+def _chosen(
+    documents: list[Any] | None, found: tuple[str, bool] | None, minor: int
+) -> tuple[Defaults, Aliases] | None:
+    if documents is None or found is None:
         return None
-    path, explicit = found
     try:
-        documents = index.read(os.path.abspath(path), "kuberc-documents", _decode)
-    except FileReadError:
-        return None  # kubectl warns (or, explicitly named, refuses) and applies nothing
-    if documents is None:
-        return None
-    try:
-        return preferences(documents, minor, explicit)
+        return preferences(documents, minor, found[1])
     except KubercError as exc:
-        raise KubercError(f"kuberc {path}: {exc}") from None
+        raise KubercError(f"kuberc {found[0]}: {exc}") from None
 
 
 def given(name: str, shorthand: str | None, args: list[str]) -> bool:
@@ -253,16 +260,33 @@ def expand(
     return result if result != args else None
 
 
-def effective_argv(
-    argv: list[str] | tuple[str, ...], env: Mapping[str, str], index: FileIndex, minor: int
-) -> list[str] | None:
-    """argv as kubectl 1.<minor> really runs it (None: unchanged by any kuberc).
+def effective_argvs(
+    argv: list[str] | tuple[str, ...],
+    env: Mapping[str, str],
+    index: FileIndex,
+    minors: tuple[int, ...],
+) -> list[list[str] | None]:
+    """argv as each kubectl 1.<minor> really runs it (None: unchanged by any kuberc).
 
     Raises KubercError when kubesafe cannot tell.
     """
     if len(argv) < 1:
-        return None
-    found = load(argv, env, index, minor)
-    if found is None:
-        return None
-    return expand(argv, found[0], found[1], minor)
+        return [None for _ in minors]
+    results: list[list[str] | None] = []
+    files: dict[str, list[Any] | None] = {}
+    expanded: dict[tuple[int, int, bool], list[str] | None] = {}
+    for minor in minors:
+        found = locate(argv, env, minor)
+        if found is not None and found[0] not in files:
+            files[found[0]] = _documents(found[0], index)
+        chosen = _chosen(files[found[0]] if found else None, found, minor)
+        if chosen is None:
+            results.append(None)
+            continue
+        # kubectls reading the same document differ only in the __complete rule. The
+        # documents stay referenced by ``files``, so the ids are stable here.
+        key = (id(chosen[0]), id(chosen[1]), minor >= 34)
+        if key not in expanded:
+            expanded[key] = expand(argv, chosen[0], chosen[1], minor)
+        results.append(expanded[key])
+    return results

@@ -185,7 +185,9 @@ def make_plan(
         # kubectl picked for the target its own reading gives is of the same minor.
         narrowed, narrowed_error = _with_kuberc(argv, environment, files, minor)
         if narrowed.readings != parsed.readings:
-            second, second_choice = _decided(narrowed, narrowed_error, environment, files)
+            second, second_choice = _decided(
+                narrowed, narrowed_error, environment, files, verdict.targets[:1], choice
+            )
             if kubectl_minor(second_choice) == minor:
                 parsed, verdict, choice = narrowed, second, second_choice
     policy = verdict.policy
@@ -212,9 +214,18 @@ def make_plan(
 
 
 def _decided(
-    parsed: ParsedArgs, resolve_error: str | None, env: Mapping[str, str], files: FileIndex
+    parsed: ParsedArgs,
+    resolve_error: str | None,
+    env: Mapping[str, str],
+    files: FileIndex,
+    known_target: tuple[Target, ...] = (),
+    known_choice: Choice | None = None,
 ) -> tuple[Verdict, Choice]:
-    """The verdict on these readings, and the kubectl that would run for its target."""
+    """The verdict on these readings, and the kubectl that would run for its target.
+
+    ``known_choice`` is the choice already made for ``known_target``: choosing
+    again for the same target would give the same kubectl.
+    """
     cases = [
         Case(overrides_from(reading), classify(reading), _reach(reading))
         for reading in parsed.readings
@@ -232,6 +243,8 @@ def _decided(
         policy = load_policy(env, files)
     settings = policy.kubectl if policy is not None else {}
     targets = verdict.targets
+    if known_choice is not None and targets[:1] == known_target:
+        return verdict, known_choice
     return verdict, choose(targets[0] if targets else None, settings, env, files)
 
 
@@ -371,17 +384,17 @@ def _with_kuberc(
     families = kuberc.FAMILIES if minor is None else (minor,)
     variants: list[ParsedArgs] = []
     unchanged = minor is None  # 1.31-1.32 read no kuberc
-    for family in families:
-        try:
-            effective = kuberc.effective_argv(argv, env, files, family)
-        except kuberc.KubercError as exc:
-            return raw, f"{exc}; its aliases and defaults may change any command"
-        if effective is None:
+    try:
+        effective = kuberc.effective_argvs(argv, env, files, families)
+    except kuberc.KubercError as exc:
+        return raw, f"{exc}; its aliases and defaults may change any command"
+    seen: list[list[str]] = []
+    for expanded in effective:
+        if expanded is None:
             unchanged = True
-            continue
-        parsed = kubectl_args.parse(effective)
-        if parsed not in variants:
-            variants.append(parsed)
+        elif expanded not in seen:
+            seen.append(expanded)
+            variants.append(kubectl_args.parse(expanded))
     if not variants:
         return raw, None
     if unchanged:

@@ -206,6 +206,11 @@ HAND_WRITTEN = [
         "apiVersion: v1\nkind: Foo\n--- x: 1\n" + DELETE_IN_PROD,
         ["delete", "pod", "web"],
     ),
+    Case(
+        "a bad separator line loses the document before it",
+        DELETE_IN_PROD + "---- x\n",
+        ["delete", "pod", "web"],
+    ),
     Case("KUBECTL_KUBERC empty", DELETE_IN_PROD, ["delete", "pod", "w"], {"KUBECTL_KUBERC": ""}),
     Case("KUBERC=off", DELETE_IN_PROD, ["delete", "pod", "web"], {"KUBERC": "off"}),
     Case(
