@@ -49,6 +49,7 @@ class Plan(Record):
         "decision",
         "decision_reason",
         "guarded",
+        "kubectl_dependent",
         "overridable",
         "parsed",
         "policy",
@@ -73,6 +74,7 @@ class Plan(Record):
         policy_error: str | None,
         policy: Policy | None,
         choice: Choice,
+        kubectl_dependent: bool = False,
     ) -> None:
         self.argv = argv
         self.parsed = parsed
@@ -94,6 +96,9 @@ class Plan(Record):
         self.policy = policy
         # Which kubectl runs (from remembered versions only: explain never asks a server).
         self.choice = choice
+        # The readings depend on which kubectl runs (kuberc) and that is not settled, so
+        # they were all judged; knowing the server's version would narrow them.
+        self.kubectl_dependent = kubectl_dependent
 
     @property
     def kubectl(self) -> str | None:
@@ -190,6 +195,11 @@ def make_plan(
             )
             if kubectl_minor(second_choice) == minor:
                 parsed, verdict, choice = narrowed, second, second_choice
+    dependent = (
+        kubectl_minor(choice) is None
+        and parsed.ambiguous
+        and parsed.readings != kubectl_args.parse(argv).readings
+    )
     policy = verdict.policy
     if policy is None and not environment.get("KUBESAFE_KUBECTL"):
         policy = load_policy(environment, files)
@@ -210,6 +220,7 @@ def make_plan(
         policy_error=policy.error if policy else None,
         policy=policy,
         choice=choice,
+        kubectl_dependent=dependent,
     )
 
 
