@@ -129,7 +129,7 @@ HAND_WRITTEN = [
         ["delete", "pod", "web"],
     ),
     Case(
-        "defaults match by leaf name (config view is not delete)",
+        "a default for another leaf (top pod) does not apply",
         _rc("defaults:\n- command: top pod\n  options:\n  - {name: context, default: prod}\n"),
         ["get", "pods"],
     ),
@@ -167,6 +167,21 @@ HAND_WRITTEN = [
         "-n anywhere stops a namespace default",
         _rc("defaults:\n- command: get\n  options:\n  - {name: namespace, default: team-b}\n"),
         ["get", "pods", "-nteam-a"],
+    ),
+    Case(
+        "a -in word after -- counts as -n",
+        _rc("defaults:\n- command: exec\n  options:\n  - {name: namespace, default: team-b}\n"),
+        ["exec", "web", "--", "grep", "-in", "x"],
+    ),
+    Case(
+        "a -it word after -- does not",
+        _rc("defaults:\n- command: exec\n  options:\n  - {name: namespace, default: team-b}\n"),
+        ["exec", "web", "--", "grep", "-it", "x"],
+    ),
+    Case(
+        "an alias with an empty command is a bare prefix",
+        _rc("aliases:\n- name: just\n  command: ''\n  options:\n" + IN_PROD),
+        ["just", "delete", "pod", "web"],
     ),
     Case(
         "a namespace default",
