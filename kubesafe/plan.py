@@ -184,22 +184,18 @@ def make_plan(
     files = index if index is not None else FileIndex()
     parsed, resolve_error = _with_kuberc(argv, environment, files)
     verdict, choice = _decided(parsed, resolve_error, environment, files)
-    minor = kubectl_minor(choice)
-    if minor is not None and parsed.ambiguous:
+    # kuberc gave readings that depend on which kubectl runs
+    dependent = parsed.ambiguous and parsed.readings != kubectl_args.parse(argv).readings
+    minor = _settled_minor(choice, environment, files) if dependent else None
+    if minor is not None:
         # Settle on what the kubectl that runs reads, if that choice holds up: the
         # kubectl picked for the target its own reading gives is of the same minor.
         narrowed, narrowed_error = _with_kuberc(argv, environment, files, minor)
-        if narrowed.readings != parsed.readings:
-            second, second_choice = _decided(
-                narrowed, narrowed_error, environment, files, verdict.targets[:1], choice
-            )
-            if kubectl_minor(second_choice) == minor:
-                parsed, verdict, choice = narrowed, second, second_choice
-    dependent = (
-        kubectl_minor(choice) is None
-        and parsed.ambiguous
-        and parsed.readings != kubectl_args.parse(argv).readings
-    )
+        second, second_choice = _decided(
+            narrowed, narrowed_error, environment, files, verdict.targets[:1], choice
+        )
+        if _settled_minor(second_choice, environment, files) == minor:
+            parsed, verdict, choice, dependent = narrowed, second, second_choice, False
     policy = verdict.policy
     if policy is None and not environment.get("KUBESAFE_KUBECTL"):
         policy = load_policy(environment, files)
@@ -222,6 +218,17 @@ def make_plan(
         choice=choice,
         kubectl_dependent=dependent,
     )
+
+
+def _settled_minor(choice: Choice, env: Mapping[str, str], files: FileIndex) -> int | None:
+    """``kubectl_minor``, also for ``KUBESAFE_KUBECTL`` (asked once per binary)."""
+    minor = kubectl_minor(choice)
+    if minor is None and choice.path is not None and env.get("KUBESAFE_KUBECTL"):
+        from kubesafe.versions.store import binary_version
+
+        found = binary_version(choice.path, files)
+        minor = found.minor if found is not None and found.major == 1 else None
+    return minor
 
 
 def _decided(

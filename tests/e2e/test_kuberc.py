@@ -167,3 +167,29 @@ def test_a_read_alias_on_a_protected_context_runs_once_the_version_is_known(
         )
         assert refused.returncode == 3, refused.stderr
         assert not server.find_requests("DELETE")
+
+
+@pytest.mark.parametrize(("minor", "decision"), [(37, ALLOW), (31, CONFIRM)])
+def test_kubesafe_kubectl_is_asked_its_version(
+    minor: int, decision: str, tmp_path: Path, kubectl37: Path, kubectl31: Path
+) -> None:
+    """To kubectl 1.37 ``gp`` is ``get pods``; to 1.31 it is an unknown plugin."""
+    (tmp_path / "config").write_text(
+        KUBECONFIG.replace("current-context: dev", "current-context: prod")
+    )
+    (tmp_path / ".kube").mkdir()
+    (tmp_path / ".kube" / "kuberc").write_text(
+        "apiVersion: kubectl.config.k8s.io/v1beta1\nkind: Preference\n"
+        "aliases:\n- name: gp\n  command: get\n  prependArgs: [pods]\n"
+    )
+    (tmp_path / "policy.yaml").write_text("rules:\n  - context: prod\n")
+    env = {
+        "HOME": str(tmp_path),
+        "KUBECONFIG": str(tmp_path / "config"),
+        "KUBESAFE_CONFIG": str(tmp_path / "policy.yaml"),
+        "KUBESAFE_KUBECTL": str(kubectl37 if minor == 37 else kubectl31),
+        "PATH": "",
+    }
+    plan = make_plan(["gp"], env, FileIndex(str(tmp_path / "cache")))
+    assert plan.decision == decision
+    assert plan.classification.category == ("read" if minor == 37 else "write")
