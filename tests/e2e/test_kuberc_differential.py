@@ -39,6 +39,8 @@ class Case:
     kuberc: str | None
     argv: list[str]
     env: dict[str, str] = field(default_factory=dict)
+    # False: kubectl 1.37 refuses to start (so kubesafe's reading of it cannot matter).
+    reaches: bool = True
 
 
 def _rc(body: str, version: str = "v1beta1") -> str:
@@ -241,6 +243,37 @@ HAND_WRITTEN = [
         DELETE_IN_PROD,
         ["--kuberc", "{other}", "delete", "pod", "web", "--kuberc={home}/.kube/kuberc"],
     ),
+    Case(
+        "KUBERC beats a --kuberc naming the default file",
+        None,
+        ["--kuberc", "{home}/.kube/kuberc", "delete", "pod", "web"],
+        {"KUBERC": "{other}"},
+    ),
+    Case(
+        "KUBERC=off with --kuberc: kubectl refuses",
+        DELETE_IN_PROD,
+        ["--kuberc", "{other}", "delete", "pod", "web"],
+        {"KUBERC": "off"},
+        reaches=False,
+    ),
+    Case(
+        "a named kuberc that does not decode: kubectl refuses",
+        DELETE_IN_PROD.replace("v1beta1", "v2"),
+        ["--kuberc", "{home}/.kube/kuberc", "delete", "pod", "web"],
+        reaches=False,
+    ),
+    Case(
+        "an option the command lacks: kubectl refuses",
+        _rc("defaults:\n- command: delete\n  options:\n  - {name: no-such-flag, default: x}\n"),
+        ["delete", "pod", "web"],
+        reaches=False,
+    ),
+    Case(
+        "an invalid alias name: kubectl refuses every command",
+        _rc("aliases:\n- name: get-all\n  command: get\n"),
+        ["get", "pods"],
+        reaches=False,
+    ),
     Case("HOME unset: ./.kube/kuberc", DELETE_IN_PROD, ["delete", "pod", "web"], {"HOME": ""}),
     Case(
         "an alias named help",
@@ -434,7 +467,10 @@ def _check(case: Case, minor: int, binary: Path, tmp_path: Path, server: FakeAPI
 def test_hand_written_rules_match_kubectl_137(
     case: Case, tmp_path: Path, server: FakeAPIServer, kubectl37: Path
 ) -> None:
-    assert _check(case, 37, kubectl37, tmp_path, server), f"{case.name}: kubectl sent nothing"
+    reached = _check(case, 37, kubectl37, tmp_path, server)
+    assert reached is case.reaches, (
+        f"{case.name}: kubectl {'sent nothing' if case.reaches else 'ran'}"
+    )
 
 
 def test_generated_kubercs_match_kubectl_137(
