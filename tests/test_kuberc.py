@@ -8,6 +8,7 @@ from pathlib import Path
 import pytest
 
 from kubesafe import kuberc
+from kubesafe.commands.explain import plan_to_json, render_text
 from kubesafe.filecache import FileIndex
 from kubesafe.kuberc_decode import decode, go_scalar_tag, split_documents
 from kubesafe.plan import ALLOW, BLOCK, CONFIRM, _with_kuberc, make_plan
@@ -230,6 +231,9 @@ def test_a_default_to_a_safer_target_counts_only_when_kubectl_reads_it(
         "1.31": {"http://127.0.0.1:9/prod"},
     }
     assert servers == expected[pin]
+    report = plan_to_json(plan)
+    assert report["kubectl_dependent"] is (pin is None)
+    assert ("kuberc" in render_text(plan)) is (pin is None)
 
 
 def test_unknown_version_keeps_raw_and_expanded_readings(tmp_path: Path) -> None:
