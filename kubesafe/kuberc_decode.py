@@ -47,6 +47,7 @@ _GO_FLOAT = re.compile(r"[-+]?(?:\.[0-9]+|[0-9]+(?:\.[0-9]*)?)(?:[eE][-+]?[0-9]+
 _GO_FLOAT_DOT = re.compile(r"\.[0-9]+(?:[eE][-+]?[0-9]+)?\Z")
 
 _STR = "tag:yaml.org,2002:str"
+_MERGE = "tag:yaml.org,2002:merge"
 _NUMBER = "tag:yaml.org,2002:float"
 
 
@@ -57,7 +58,7 @@ def go_scalar_tag(value: str) -> str:
     if value in _GO_NULL:
         return "tag:yaml.org,2002:null"
     if value == "<<":
-        return "tag:yaml.org,2002:merge"
+        return _MERGE
     if value in _GO_SPECIAL_FLOAT:
         return _NUMBER
     first = value[0]
@@ -88,6 +89,8 @@ def _loader() -> Any:
             return super().resolve(kind, value, implicit)
 
         def construct_mapping(self, node: Any, deep: bool = False) -> Any:
+            # go-yaml's strict mode also reports a key that a merge sets twice.
+            self.flatten_mapping(node)
             seen: set[Any] = set()
             for key_node, _ in node.value:
                 if isinstance(key_node, yaml.ScalarNode):

@@ -265,3 +265,15 @@ def test_unreadable_yaml_before_the_used_document_refuses_writes(tmp_path: Path)
 
 def test_help_goes_through_the_plan_for_a_help_alias() -> None:
     assert _local_kubectl(["help", "delete"], {"PATH": ""}) is None
+
+
+def test_repeated_keys_are_strict_errors_but_merge_keys_are_not() -> None:
+    body = "defaults:\n- command: get\n  command: delete\n  options: []\n"
+    assert decode((BETA + body).encode())[0][2:4] == (True, [("delete", [])])
+    merged = "defaults:\n- &a {command: get}\n- &b {options: []}\n- {<<: *a, <<: *b}\n"
+    assert decode((BETA + merged).encode())[0][2:4] == (
+        False,
+        [("get", []), ("", []), ("get", [])],
+    )
+    overlap = "defaults:\n- &a {command: get}\n- {command: delete, <<: *a}\n"
+    assert decode((BETA + overlap).encode())[0][2:4] == (True, [("get", []), ("get", [])])

@@ -207,6 +207,15 @@ HAND_WRITTEN = [
         ["delete", "pod", "web"],
     ),
     Case(
+        "a key a merge sets twice is a strict error (1.33 then ignores the file)",
+        _rc(
+            "overrides:\n- &a {command: delete, flags: [{name: context, default: prod}]}\n"
+            "- {command: get, <<: *a}\n",
+            "v1alpha1",
+        ),
+        ["delete", "pod", "web"],
+    ),
+    Case(
         "two documents: the first usable one",
         "apiVersion: v1\nkind: Foo\n---\n" + DELETE_IN_PROD + "---\n" + NUKE,
         ["delete", "pod", "web"],
