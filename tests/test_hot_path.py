@@ -97,6 +97,39 @@ def test_warm_cache_loads_no_heavy_module_and_opens_no_socket(tmp_path: Path) ->
     assert warm["socket"] == []
 
 
+def test_warm_cache_with_a_kuberc_loads_no_heavy_module(tmp_path: Path) -> None:
+    config = write(
+        tmp_path / "kubeconfig",
+        kubeconfig(
+            clusters={"dev": "https://10.0.0.1:6443", "prod": "https://10.0.0.2:6443"},
+            contexts={"dev": {"cluster": "dev"}, "prod": {"cluster": "prod"}},
+            current="dev",
+        ),
+    )
+    policy = write(tmp_path / "policy.yaml", "rules:\n  - context: prod\n")
+    write(
+        tmp_path / ".kube" / "kuberc",
+        "apiVersion: kubectl.config.k8s.io/v1beta1\nkind: Preference\n"
+        "defaults:\n- command: delete\n  options:\n  - {name: context, default: prod}\n"
+        "aliases:\n- name: gp\n  command: get\n  prependArgs: [pods]\n",
+    )
+    env = {
+        "HOME": str(tmp_path),
+        "PATH": "",
+        "KUBECONFIG": str(config),
+        "KUBESAFE_CONFIG": str(policy),
+        "XDG_CACHE_HOME": str(tmp_path / "cache"),
+    }
+    argvs = [["delete", "pod", "x"], ["gp", "--context", "prod"], ["get", "pods"]]
+    cold = _probe(env, argvs)
+    assert "kubesafe.kuberc_decode" in cold["loaded"]
+    warm = _probe(env, argvs)
+    # No kubectl is known: the alias is judged as kubectl 1.37 and as an unknown plugin.
+    assert warm["decisions"] == ["confirm", "confirm", "allow"]
+    assert [m for m in warm["loaded"] if m.split(".")[0] in HEAVY] == []
+    assert "kubesafe.kuberc_decode" not in warm["loaded"]
+
+
 def test_entry_point_does_not_import_click_for_the_shim() -> None:
     code = (
         "import sys; sys.argv=['kubectl']; import kubesafe.entry, kubesafe.kubectl.shim; "

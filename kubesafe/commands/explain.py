@@ -22,6 +22,7 @@ def plan_to_json(plan: Plan) -> dict[str, Any]:
             "kubectl_download": plan.choice.download,
             "server_version": plan.choice.server_version,
             "server_version_stale": plan.choice.stale,
+            "kubectl_dependent": plan.kubectl_dependent,
         }
     )
     return _finish_json(plan, result)
@@ -144,9 +145,14 @@ def _target_lines(
             f"namespace:   {data['namespace']}  (from {data['namespace_source']})",
             f"kubeconfig:  {', '.join(data['kubeconfig']) or '(no file)'}",
         ]
+    why = (
+        "a kubectl that reads kuberc differently runs"
+        if data.get("kubectl_dependent")
+        else "an unknown flag reads differently"
+    )
     for alternative in data.get("alternative_targets", []):
         lines.append(
-            f"  or, if an unknown flag reads differently: context {alternative['context']!r}, "
+            f"  or, if {why}: context {alternative['context']!r}, "
             f"server {alternative['server']}, namespace {alternative['namespace']}"
         )
     if "policy_error" in data:

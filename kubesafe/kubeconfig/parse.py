@@ -93,6 +93,11 @@ def _loader() -> Any:
     return GoLikeLoader
 
 
+def go_yaml_loader() -> Any:
+    """The go-yaml-like PyYAML loader, for other files kubectl reads (kuberc)."""
+    return _loader()
+
+
 def _describe(value: object) -> str:
     if isinstance(value, bool):
         return "a boolean"

@@ -196,8 +196,8 @@ def _strip_flags(args: list[str], flags: _FlagSet, arity: _Arity) -> list[str]:
     return words
 
 
-def _minus_first(args: list[str], word: str, flags: _FlagSet, arity: _Arity) -> list[str]:
-    """cobra's argsMinusFirstX: drop the first non-flag occurrence of ``word``."""
+def _word_position(args: list[str], word: str, flags: _FlagSet, arity: _Arity) -> int | None:
+    """Where cobra's argsMinusFirstX finds ``word``: its first non-flag occurrence."""
     pos = 0
     while pos < len(args):
         arg = args[pos]
@@ -210,9 +210,15 @@ def _minus_first(args: list[str], word: str, flags: _FlagSet, arity: _Arity) -> 
             if arity.short_takes_value(flags, arg[1], cobra_default=True):
                 pos += 1
         elif not arg.startswith("-") and arg == word:
-            return args[:pos] + args[pos + 1 :]
+            return pos
         pos += 1
-    return args
+    return None
+
+
+def _minus_first(args: list[str], word: str, flags: _FlagSet, arity: _Arity) -> list[str]:
+    """cobra's argsMinusFirstX: drop the first non-flag occurrence of ``word``."""
+    pos = _word_position(args, word, flags, arity)
+    return args if pos is None else args[:pos] + args[pos + 1 :]
 
 
 def _find_command(args: list[str], arity: _Arity) -> tuple[tuple[str, ...], list[str], bool]:
@@ -231,6 +237,39 @@ def _find_command(args: list[str], arity: _Arity) -> tuple[tuple[str, ...], list
             return path, remaining, not path and words[0] not in table.COMMANDS
         remaining = _minus_first(remaining, words[0], flags, arity)
         path = sub
+
+
+# Commands cobra adds only when it executes: kubectl's kuberc step (which runs
+# before that) does not see them, so a kuberc alias may take their name.
+_ADDED_AT_EXECUTE = frozenset({"help", "__complete", "__completeNoDesc"})
+
+
+def find_command(args: list[str]) -> tuple[tuple[str, ...], bool]:
+    """cobra's ``Find`` as kubectl's kuberc step calls it: (command path, found).
+
+    Not found means the first word is not a kubectl command (a plugin, or a
+    kuberc alias). Unknown flags are taken to need a value, as cobra assumes.
+    """
+    path, _, plugin = _find_command(args, _Arity({}))
+    if plugin or (path[:1] and path[0] in _ADDED_AT_EXECUTE):
+        return (), False
+    return path, True
+
+
+def command_word(args: list[str]) -> int | None:
+    """Index of the word cobra takes for the command at the root (flags skipped)."""
+    flags = _command_flags("")
+    words = _strip_flags(args, flags, _Arity({}))
+    return _word_position(args, words[0], flags, _Arity({})) if words else None
+
+
+def flag_shorthand(command: tuple[str, ...], name: str) -> str | None:
+    """The one-letter form of ``command``'s flag ``name`` (global flags included)."""
+    _, local_short = table.COMMANDS.get(" ".join(command), ({}, {}))
+    for letter, long_name in {**table.GLOBAL_SHORTHANDS, **local_short}.items():
+        if long_name == name:
+            return letter
+    return None
 
 
 def _parse_flags(

@@ -52,6 +52,7 @@ class Plan(Record):
         "decision",
         "decision_reason",
         "guarded",
+        "kubectl_dependent",
         "overridable",
         "parsed",
         "policy",
@@ -76,6 +77,7 @@ class Plan(Record):
         policy_error: str | None,
         policy: Policy | None,
         choice: Choice,
+        kubectl_dependent: bool = False,
     ) -> None:
         self.argv = argv
         self.parsed = parsed
@@ -97,6 +99,9 @@ class Plan(Record):
         self.policy = policy
         # Which kubectl runs (from remembered versions only: explain never asks a server).
         self.choice = choice
+        # The readings depend on which kubectl runs (kuberc) and that is not settled, so
+        # they were all judged; knowing the server's version would narrow them.
+        self.kubectl_dependent = kubectl_dependent
 
     @property
     def kubectl(self) -> str | None:
@@ -204,17 +209,27 @@ def make_plan(
     files = index if index is not None else FileIndex()
     raw = parsed if parsed is not None else kubectl_args.parse(argv)
     parsed, resolve_error = _with_kuberc(argv, raw, environment, files)
-    verdict = _judge_readings(parsed, resolve_error, None, environment, files)
-    policy = verdict.policy
-    if policy is None and not environment.get("KUBESAFE_KUBECTL"):
-        policy = load_policy(environment, files)
-    settings = policy.kubectl if policy is not None else {}
-    targets = verdict.targets
-    choice = choose(targets[0] if targets else None, settings, environment, files)
+    verdict, choice = _decided(parsed, resolve_error, environment, files)
+    # kuberc gave readings that depend on which kubectl runs
+    dependent = parsed.ambiguous and parsed.readings != raw.readings
+    minor = _settled_minor(choice, environment, files) if dependent else None
+    if minor is not None:
+        # Settle on what the kubectl that runs reads, if that choice holds up: the
+        # kubectl picked for the target its own reading gives is of the same minor.
+        narrowed, narrowed_error = _with_kuberc(argv, raw, environment, files, minor)
+        second, second_choice = _decided(
+            narrowed, narrowed_error, environment, files, verdict.targets[:1], choice
+        )
+        if _settled_minor(second_choice, environment, files) == minor:
+            parsed, verdict, choice, dependent = narrowed, second, second_choice, False
     version = _known_version(choice)
     if version is not None and any(_version_dependent(r) for r in parsed.readings):
         # The kubectl that will run is known now: classify again for that kubectl.
-        verdict = _judge_readings(parsed, resolve_error, version, environment, files)
+        verdict = _judge_readings(parsed, verdict.resolve_error, version, environment, files)
+    policy = verdict.policy
+    if policy is None and not environment.get("KUBESAFE_KUBECTL"):
+        policy = load_policy(environment, files)
+    targets = verdict.targets
     if index is None:
         files.save()
     return Plan(
@@ -231,6 +246,7 @@ def make_plan(
         policy_error=policy.error if policy else None,
         policy=policy,
         choice=choice,
+        kubectl_dependent=dependent,
     )
 
 
@@ -254,6 +270,41 @@ def _judge_readings(
         env=env,
         index=files,
     )
+
+
+def _settled_minor(choice: Choice, env: Mapping[str, str], files: FileIndex) -> int | None:
+    """``kubectl_minor``, also for ``KUBESAFE_KUBECTL`` (asked once per binary)."""
+    minor = kubectl_minor(choice)
+    if minor is None and choice.path is not None and env.get("KUBESAFE_KUBECTL"):
+        from kubesafe.versions.store import binary_version
+
+        found = binary_version(choice.path, files)
+        minor = found.minor if found is not None and found.major == 1 else None
+    return minor
+
+
+def _decided(
+    parsed: ParsedArgs,
+    resolve_error: str | None,
+    env: Mapping[str, str],
+    files: FileIndex,
+    known_target: tuple[Target, ...] = (),
+    known_choice: Choice | None = None,
+) -> tuple[Verdict, Choice]:
+    """The verdict on these readings, and the kubectl that would run for its target.
+
+    ``known_choice`` is the choice already made for ``known_target``: choosing
+    again for the same target would give the same kubectl.
+    """
+    verdict = _judge_readings(parsed, resolve_error, None, env, files)
+    policy = verdict.policy
+    if policy is None and not env.get("KUBESAFE_KUBECTL"):
+        policy = load_policy(env, files)
+    settings = policy.kubectl if policy is not None else {}
+    targets = verdict.targets
+    if known_choice is not None and targets[:1] == known_target:
+        return verdict, known_choice
+    return verdict, choose(targets[0] if targets else None, settings, env, files)
 
 
 def _version_dependent(reading: Reading) -> bool:
@@ -407,21 +458,75 @@ def _bind(
 
 
 def _with_kuberc(
-    argv: list[str] | tuple[str, ...], parsed: ParsedArgs, env: Mapping[str, str], files: FileIndex
+    argv: list[str] | tuple[str, ...],
+    raw: ParsedArgs,
+    env: Mapping[str, str],
+    files: FileIndex,
+    minor: int | None = None,
 ) -> tuple[ParsedArgs, str | None]:
-    """argv as kubectl will run it once kuberc aliases and defaults apply.
+    """Every reading of argv as kubectl 1.<minor> runs it once kuberc applies.
 
-    ``parsed`` is the raw argv's reading; only an expansion is parsed again.
+    With ``minor`` None (the kubectl that runs is not known) the readings of
+    every kubectl are kept, with and without kuberc: a kuberc default can just
+    as well point at a safer target as at a more dangerous one. ``raw`` is argv's own
+    reading (the shim parsed it once); only expansions are parsed again.
     """
+    families = kuberc.FAMILIES if minor is None else (minor,)
+    variants: list[ParsedArgs] = []
+    unchanged = minor is None  # 1.31-1.32 read no kuberc
     try:
-        rc = kuberc.load(parsed.primary, env, files)
+        effective = kuberc.effective_argvs(argv, env, files, families)
     except kuberc.KubercError as exc:
-        return parsed, f"{exc}; its aliases and defaults may change any command"
-    if rc:
-        effective = kuberc.expand(list(argv), parsed.primary, rc)
-        if effective is not None:
-            parsed = kubectl_args.parse(effective)
-    return parsed, None
+        return raw, f"{exc}; its aliases and defaults may change any command"
+    seen: list[list[str]] = []
+    for expanded in effective:
+        if expanded is None:
+            unchanged = True
+        elif expanded not in seen:
+            seen.append(expanded)
+            variants.append(kubectl_args.parse(expanded))
+    if not variants:
+        return raw, None
+    if unchanged:
+        variants.append(raw)
+    return _combined(argv, variants), None
+
+
+def _combined(argv: list[str] | tuple[str, ...], variants: list[ParsedArgs]) -> ParsedArgs:
+    if len(variants) == 1:
+        return variants[0]
+    readings: list[Reading] = []
+    uncertain: list[str] = []
+    for parsed in variants:
+        readings += [reading for reading in parsed.readings if reading not in readings]
+        uncertain += [flag for flag in parsed.uncertain_flags if flag not in uncertain]
+    return ParsedArgs(
+        tuple(argv),
+        tuple(readings),
+        tuple(uncertain),
+        exhaustive=all(parsed.exhaustive for parsed in variants),
+    )
+
+
+def kubectl_minor(choice: Choice) -> int | None:
+    """The minor version of the kubectl a plan will run, when it is settled.
+
+    Not settled: a binary of unknown version (``KUBESAFE_KUBECTL``), or a
+    remembered server version so old that the shim asks the server again (and
+    may pick another kubectl).
+    """
+    if (choice.stale and not choice.pinned) or (choice.path is None and choice.download is None):
+        return None
+    from kubesafe.versions.parse import parse_git_version, parse_user_version
+
+    tag = choice.version or choice.download or ""
+    found = parse_git_version(tag)
+    if found is None and tag:
+        try:
+            found = parse_user_version(tag)[0]
+        except ValueError:
+            found = None
+    return found.minor if found is not None and found.major == 1 else None
 
 
 def _outranks(candidate: Protection, current: Protection) -> bool:

@@ -272,6 +272,8 @@ def run(argv: list[str], env: Mapping[str, str] | None = None) -> int:
     from kubesafe.kubectl.plan import ALLOW, make_plan
 
     plan = make_plan(argv, environment, parsed=parsed)
+    if plan.kubectl_dependent and plan.choice.stale and plan.target is not None:
+        plan = _replanned(plan, argv, environment)
     if plan.decision != ALLOW:
         approved, message = _approve(
             plan, environment, preview=lambda: blast_preview(plan, environment)
@@ -319,6 +321,8 @@ def _local_kubectl(argv: list[str], parsed: ParsedArgs, env: dict[str, str]) -> 
     readings = parsed.readings
     if any(classify(reading).category != LOCAL for reading in readings):
         return None
+    if readings[0].command[:1] == ("help",):
+        return None  # kubectl runs a kuberc alias named "help" instead: see the plan
     if argv and "config" in argv and "KUBESAFE_SESSION" in env:
         from kubesafe.shell.config_writes import kubeconfig_without_session
 
@@ -338,6 +342,23 @@ def _local_kubectl(argv: list[str], parsed: ParsedArgs, env: dict[str, str]) -> 
         _error(NO_KUBECTL)
         raise SystemExit(EXIT_NOT_FOUND)
     return found[0]
+
+
+def _replanned(plan: Plan, argv: list[str], env: dict[str, str]) -> Plan:
+    """Ask the server for its version now rather than after the decision (the
+    shim would ask anyway): with kuberc, the kubectl that runs decides the command."""
+    from kubesafe.kubeconfig.cache import FileIndex
+    from kubesafe.kubectl.plan import make_plan
+    from kubesafe.versions.choose import choose
+
+    settings = plan.policy.kubectl if plan.policy is not None else {}
+    index = FileIndex()
+    choice = choose(plan.target, settings, env, index, discover=True)
+    if choice.warning and _chatty(env):
+        _error(choice.warning)
+    replanned = make_plan(argv, env, index)
+    index.save()
+    return replanned
 
 
 def _ensure_kubectl(plan: Plan, env: dict[str, str]) -> str | None:

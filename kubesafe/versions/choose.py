@@ -26,7 +26,16 @@ DISCOVERY_VARIABLE = "KUBESAFE_DISCOVERY"
 
 
 class Choice(Record):
-    __slots__ = ("download", "path", "reason", "server_version", "stale", "version", "warning")
+    __slots__ = (
+        "download",
+        "path",
+        "pinned",
+        "reason",
+        "server_version",
+        "stale",
+        "version",
+        "warning",
+    )
 
     def __init__(
         self,
@@ -37,6 +46,7 @@ class Choice(Record):
         server_version: str | None = None,
         stale: bool = False,
         warning: str | None = None,
+        pinned: bool = False,
     ) -> None:
         self.path = path
         self.version = version
@@ -49,6 +59,8 @@ class Choice(Record):
         self.stale = stale
         # One line for the user when discovery failed and a fallback was used.
         self.warning = warning
+        # The configuration pins the version: asking the server cannot change it.
+        self.pinned = pinned
 
 
 def _discover(
@@ -133,7 +145,14 @@ def choose(
         selection = Selection(None, "", None, f"{selection.reason}: {NO_KUBECTL}")
     if versions is None:
         cache.save()
-    return _choice(selection, server_version, stale, warning)
+    choice = _choice(selection, server_version, stale, warning)
+    choice.pinned = target is not None and _pinned_by_settings(settings, target.context)
+    return choice
+
+
+def _pinned_by_settings(settings: Mapping[str, object], context: str) -> bool:
+    contexts = settings.get("contexts")
+    return (isinstance(contexts, dict) and context in contexts) or bool(settings.get("version"))
 
 
 def _without_cluster(env: Mapping[str, str]) -> Selection:

@@ -92,6 +92,11 @@ def _client_version(path: str) -> str:
         return ""
 
 
+def binary_version(path: str, index: FileIndex) -> KubeVersion | None:
+    """A kubectl binary's own version, asked once per file identity."""
+    return parse_git_version(index.computed(path, "kubectl-version", _client_version))
+
+
 def system(env: Mapping[str, str], index: FileIndex, *, probe: bool = True) -> list[Candidate]:
     """kubectl binaries on PATH, in PATH order; with ``probe``, with their versions."""
     paths_found: list[str] = list(system_kubectls(env))
@@ -114,7 +119,7 @@ def system(env: Mapping[str, str], index: FileIndex, *, probe: bool = True) -> l
     for path in paths_found:
         version = None
         if probe:
-            version = parse_git_version(index.computed(path, "kubectl-version", _client_version))
+            version = binary_version(path, index)
         found.append(Candidate(version, path, "system"))
     return found
 

@@ -104,3 +104,92 @@ def test_a_broken_kuberc_refuses_writes(env: dict[str, str], tmp_path: Path) -> 
     plan = make_plan(["delete", "ns", "x"], env, FileIndex(str(tmp_path / "cache")))
     assert plan.decision == BLOCK and "kuberc" in plan.decision_reason
     assert make_plan(["get", "pods"], env, FileIndex(str(tmp_path / "cache"))).decision == ALLOW
+
+
+def test_a_read_alias_on_a_protected_context_runs_once_the_version_is_known(
+    tmp_path: Path, kubectl37: Path
+) -> None:
+    """Unknown server version: the alias could be a plugin to an old kubectl, so
+    kubesafe asks the server first (it would anyway) instead of refusing the read."""
+    import os
+    import subprocess
+    import sys
+
+    from tests.support.fake_apiserver import FakeAPIServer, write_kubeconfig
+
+    with FakeAPIServer(git_version="v1.37.1") as server:
+        write_kubeconfig(tmp_path / "config", server.kubeconfig("c-prod", context="prod"))
+        home = tmp_path / "home"
+        (home / ".kube").mkdir(parents=True)
+        (home / ".kube" / "kuberc").write_text(
+            "apiVersion: kubectl.config.k8s.io/v1beta1\nkind: Preference\n"
+            "aliases:\n- name: gp\n  command: get\n  prependArgs: [pods]\n"
+        )
+        (tmp_path / "policy.yaml").write_text("rules:\n  - context: prod\n")
+        bin_dir = tmp_path / "bin"
+        bin_dir.mkdir()
+        os.symlink(kubectl37, bin_dir / "kubectl")
+        env = {
+            "HOME": str(home),
+            "PATH": str(bin_dir),
+            "KUBECONFIG": str(tmp_path / "config"),
+            "KUBESAFE_CONFIG": str(tmp_path / "policy.yaml"),
+            "XDG_CACHE_HOME": str(home / ".cache"),
+            "XDG_STATE_HOME": str(home / ".state"),
+        }
+        kubesafe = str(Path(sys.executable).parent / "kubesafe")
+        result = subprocess.run(
+            [kubesafe, "kubectl", "gp"],
+            env=env,
+            capture_output=True,
+            text=True,
+            timeout=120,
+            check=False,
+            stdin=subprocess.DEVNULL,
+        )
+        assert result.returncode == 0, result.stderr
+        assert server.find_requests("GET", prefix="c-prod", resource="pods")
+        asked = [r for r in server.requests if r.path.rstrip("/") == "/version"]
+        assert asked and server.requests[0] == asked[0]
+        # A write alias on the same protected context is still refused without a terminal.
+        (home / ".kube" / "kuberc").write_text(
+            "apiVersion: kubectl.config.k8s.io/v1beta1\nkind: Preference\n"
+            "aliases:\n- name: rm\n  command: delete\n  prependArgs: [pod]\n"
+        )
+        refused = subprocess.run(
+            [kubesafe, "kubectl", "rm", "web"],
+            env=env,
+            capture_output=True,
+            text=True,
+            timeout=120,
+            check=False,
+            stdin=subprocess.DEVNULL,
+        )
+        assert refused.returncode == 3, refused.stderr
+        assert not server.find_requests("DELETE")
+
+
+@pytest.mark.parametrize(("minor", "decision"), [(37, ALLOW), (31, CONFIRM)])
+def test_kubesafe_kubectl_is_asked_its_version(
+    minor: int, decision: str, tmp_path: Path, kubectl37: Path, kubectl31: Path
+) -> None:
+    """To kubectl 1.37 ``gp`` is ``get pods``; to 1.31 it is an unknown plugin."""
+    (tmp_path / "config").write_text(
+        KUBECONFIG.replace("current-context: dev", "current-context: prod")
+    )
+    (tmp_path / ".kube").mkdir()
+    (tmp_path / ".kube" / "kuberc").write_text(
+        "apiVersion: kubectl.config.k8s.io/v1beta1\nkind: Preference\n"
+        "aliases:\n- name: gp\n  command: get\n  prependArgs: [pods]\n"
+    )
+    (tmp_path / "policy.yaml").write_text("rules:\n  - context: prod\n")
+    env = {
+        "HOME": str(tmp_path),
+        "KUBECONFIG": str(tmp_path / "config"),
+        "KUBESAFE_CONFIG": str(tmp_path / "policy.yaml"),
+        "KUBESAFE_KUBECTL": str(kubectl37 if minor == 37 else kubectl31),
+        "PATH": "",
+    }
+    plan = make_plan(["gp"], env, FileIndex(str(tmp_path / "cache")))
+    assert plan.decision == decision
+    assert plan.classification.category == ("read" if minor == 37 else "write")
