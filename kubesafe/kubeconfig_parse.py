@@ -183,12 +183,26 @@ def extract(document: object) -> FileData:
     }
 
 
+def _first_document(content: bytes) -> Any:
+    loader = _loader()(content)
+    try:
+        return loader.construct_document(loader.get_node()) if loader.check_node() else None
+    finally:
+        loader.dispose()
+
+
 def parse_bytes(content: bytes) -> FileData:
-    """Parse kubeconfig YAML (UTF-8, or UTF-16 with a BOM); errors carry a line number."""
+    """Parse kubeconfig YAML (UTF-8, or UTF-16 with a BOM); errors carry a line number.
+
+    Only the first YAML document counts, as for client-go (go-yaml decodes the
+    first document and never looks further): a trailing ``---``, a second
+    document, even a broken one, change nothing, and an empty first document
+    is an empty kubeconfig.
+    """
     import yaml
 
     try:
-        document = yaml.load(content, Loader=_loader())
+        document = _first_document(content)
     except yaml.MarkedYAMLError as exc:
         mark = exc.problem_mark or exc.context_mark
         where = f"line {mark.line + 1}: " if mark is not None else ""
