@@ -20,7 +20,7 @@ from __future__ import annotations
 
 import os
 
-from kubesafe.filecache import FileIndex, FileReadError
+from kubesafe.filecache import FileIndex, FileReadError, NotRegularFile
 from kubesafe.kubeconfig_parse import KubeconfigError, parse_bytes
 from kubesafe.record import Record
 
@@ -186,6 +186,13 @@ def load(
         absolute = os.path.abspath(path)
         try:
             data = index.read(absolute, "kubeconfig", parse_bytes)
+        except NotRegularFile as exc:
+            # Reading a pipe would leave kubectl an empty config (and a different
+            # target): the file stays unread, and writes through it are refused.
+            raise ResolveError(
+                f"kubeconfig {path} {exc}; kubesafe leaves it for kubectl to read "
+                "(use a regular file for writes)"
+            ) from None
         except (KubeconfigError, FileReadError) as exc:
             raise ResolveError(f"kubeconfig {path}: {exc}") from None
         if data is None:
