@@ -79,6 +79,9 @@ def _finish_json(plan: Plan | HelmPlan, result: dict[str, Any]) -> dict[str, Any
         result["confirm_with"] = approval_label(plan.guarded, plan.protection)
     if plan.policy_error is not None:
         result["policy_error"] = plan.policy_error
+    if plan.policy is not None and plan.policy.note:
+        result["policy_file"] = plan.policy.path
+        result["policy_note"] = plan.policy.note
     if plan.resolve_error is not None:
         result["error"] = plan.resolve_error
     return result
@@ -133,6 +136,8 @@ def _target_lines(data: dict[str, Any], program: str) -> list[str]:
     lines.append(
         f"protected:   {'yes' if data['protected'] else 'no'}  (environment: {environment})"
     )
+    if "policy_note" in data:
+        lines.append(f"policy:      {data['policy_file']}  ({data['policy_note']})")
     lines.append(f"decision:    {data['decision']}  ({data['decision_reason']})")
     return lines
 

@@ -26,7 +26,7 @@ from kubesafe.policy import (
     protection,
     rule_levels,
 )
-from kubesafe.policy_file import PolicyError, add_rule, policy_path, remove_rules, rule_fields
+from kubesafe.policy_file import PolicyError, add_rule, remove_rules, rule_fields
 
 
 @dataclass(frozen=True)
@@ -48,7 +48,7 @@ def protect(
     env: Mapping[str, str],
 ) -> str:
     kind = "server" if server else ("context-regex" if regex else "context")
-    path = policy_path(env)
+    path = _file_in_use(env)
     try:
         add_rule(path, rule_fields(kind, pattern, environment, level, namespaces))
     except PolicyError as exc:
@@ -65,8 +65,14 @@ def protect(
     )
 
 
+def _file_in_use(env: Mapping[str, str]) -> str:
+    """The file to edit: the one load_policy uses, so that a rule added where
+    XDG_CONFIG_HOME points now cannot shadow the rules kubesafe falls back to."""
+    return load_policy(env, FileIndex()).path
+
+
 def unprotect(pattern: str, env: Mapping[str, str]) -> str:
-    path = policy_path(env)
+    path = _file_in_use(env)
     try:
         removed = remove_rules(path, pattern)
     except PolicyError as exc:
@@ -134,6 +140,8 @@ def rule_reports(env: Mapping[str, str]) -> tuple[list[RuleReport], Policy]:
 def render_policy(env: Mapping[str, str]) -> str:
     reports, policy = rule_reports(env)
     lines = [f"policy file: {policy.path}" + ("" if os.path.exists(policy.path) else " (none yet)")]
+    if policy.note:
+        lines.append(f"  ({policy.note})")
     if policy.error:
         lines.append(f"ERROR: {policy.error}")
         lines.append("While it is broken, kubesafe refuses every write (reads still work).")
