@@ -78,6 +78,18 @@ def runtime_dir() -> str:
     return os.path.join(state_dir(), "run")
 
 
+def account_home() -> str:
+    """This user's home in the password database ("" without one): it ignores ``$HOME``."""
+    try:
+        import pwd
+    except ImportError:  # Windows
+        return ""
+    try:
+        return pwd.getpwuid(os.getuid()).pw_dir
+    except KeyError:
+        return ""
+
+
 def ensure_private_dir(path: str) -> str:
     """Create ``path`` (and parents) readable by the owner alone."""
     os.makedirs(path, mode=0o700, exist_ok=True)

@@ -70,7 +70,7 @@ class Rule(Record):
 class Policy(Record):
     """The user's config file: protection rules, plus prompt aliases and kubectl settings."""
 
-    __slots__ = ("aliases", "blast", "environments", "error", "kubectl", "path", "rules")
+    __slots__ = ("aliases", "blast", "environments", "error", "kubectl", "note", "path", "rules")
 
     def __init__(
         self,
@@ -81,7 +81,9 @@ class Policy(Record):
         kubectl: dict[str, Any] | None = None,
         error: str | None = None,
         blast: dict[str, Any] | None = None,
+        note: str = "",
     ) -> None:
+        # The file in use (not necessarily policy_path(env): see load_policy).
         self.path = path
         self.rules = rules
         self.environments = environments or {}
@@ -92,6 +94,8 @@ class Policy(Record):
         self.blast = blast or {}
         # Set when the policy file cannot be used: writes are then refused everywhere.
         self.error = error
+        # Why this file and not the usual one ("" when it is the usual one).
+        self.note = note
 
 
 class Protection(Record):
@@ -147,7 +151,24 @@ def normalize_server(url: str) -> str:
 
 
 def load_policy(env: Mapping[str, str], index: FileIndex) -> Policy:
+    """The policy in effect: ``policy_path`` unless it holds no rules and a policy
+    with rules is known elsewhere (``policy_location``); ``note`` then says so."""
     path = policy_path(env)
+    policy = _load_file(path, index)
+    if policy.rules or policy.error is not None:
+        return policy
+    from kubesafe.policy_location import fallbacks
+
+    for candidate, why in fallbacks(env):
+        other = _load_file(candidate, index)
+        if other.rules or other.error is not None:
+            other.note = f"no rules in {path}; using {candidate}, {why}"
+            return other
+    return policy
+
+
+def _load_file(path: str, index: FileIndex) -> Policy:
+    misses = index.misses
     try:
         data = index.read(os.path.abspath(path), "policy", parse_policy)
     except (PolicyError, FileReadError) as exc:
@@ -158,6 +179,12 @@ def load_policy(env: Mapping[str, str], index: FileIndex) -> Policy:
         Rule(kind, pattern, environment or DEFAULT_ENVIRONMENT, level, namespaces, f"{path}:{line}")
         for kind, pattern, environment, level, namespaces, line, _ in data["rules"]
     )
+    if rules and index.misses != misses:
+        # Parsed just now (the slow path): remember where a policy with rules lives,
+        # for the day a moved XDG_CONFIG_HOME or HOME hides it.
+        from kubesafe.policy_location import remember
+
+        remember(path)
     return Policy(
         path,
         rules,

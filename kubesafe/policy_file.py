@@ -20,7 +20,7 @@ from __future__ import annotations
 
 import os
 
-from kubesafe import paths
+from kubesafe.policy_location import configured_path
 
 TYPE_CHECKING = False  # typing costs an import on the hot path; mypy treats this as True
 if TYPE_CHECKING:
@@ -58,8 +58,9 @@ class PolicyError(Exception):
 
 
 def policy_path(env: Mapping[str, str]) -> str:
-    explicit = env.get("KUBESAFE_CONFIG", "")
-    return explicit if explicit else os.path.join(paths.config_dir(), "config.yaml")
+    """Where the lookup starts; ``policy.load_policy`` may fall back elsewhere (see
+    ``policy_location``), and ``Policy.path`` is the file actually in use."""
+    return configured_path(env)
 
 
 def _scalar_text(node: Any, what: str) -> str:

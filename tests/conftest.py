@@ -1,5 +1,9 @@
 """Every test runs with a private HOME, XDG directories and no KUBECONFIG.
 
+A child process given a fresh environment (not a copy of ``os.environ``) should
+carry ``KUBESAFE_CONFIG`` or ``KUBESAFE_POLICY_PIN``: without either, a kubesafe
+that finds no policy rules falls back to the password database's home.
+
 Nothing may read or write the real ~/.kube, user config or cache.
 """
 
@@ -11,7 +15,9 @@ from pathlib import Path
 
 import pytest
 
+from kubesafe import paths
 from kubesafe.agents import AGENT_VARIABLES
+from kubesafe.policy_location import PIN_VARIABLE
 
 _CLEARED_PREFIXES = (
     "KUBESAFE_",
@@ -41,4 +47,9 @@ def isolated_home(
     monkeypatch.setenv("XDG_CONFIG_HOME", str(home / ".config"))
     monkeypatch.setenv("XDG_CACHE_HOME", str(home / ".cache"))
     monkeypatch.setenv("XDG_STATE_HOME", str(home / ".local" / "state"))
+    # The policy falls back to the password database's home when HOME moves: point
+    # it at the private home here, and pin the policy there for child processes
+    # (a pin replaces that fallback), so no test sees the real user's policy.
+    monkeypatch.setattr(paths, "account_home", lambda: str(home))
+    monkeypatch.setenv(PIN_VARIABLE, str(home / ".config" / "kubesafe" / "config.yaml"))
     yield home

@@ -88,6 +88,9 @@ def _finish_json(plan: Plan | HelmPlan, result: dict[str, Any]) -> dict[str, Any
         result["confirm_with"] = approval_label(plan.guarded, plan.protection)
     if plan.policy_error is not None:
         result["policy_error"] = plan.policy_error
+    if plan.policy is not None and plan.policy.note:
+        result["policy_file"] = plan.policy.path
+        result["policy_note"] = plan.policy.note
     if plan.resolve_error is not None:
         result["error"] = plan.resolve_error
     return result
@@ -163,6 +166,8 @@ def _target_lines(
     elif data["category"] != LOCAL:
         environment = f" ({data['environment']})" if data["environment"] else ""
         lines.append(f"protected:   {'yes' if data['protected'] else 'no'}{environment}")
+    if "policy_note" in data:
+        lines.append(f"policy file: {data['policy_file']}  ({data['policy_note']})")
     lines.append(f"decision:    {data['decision']}: {_decision_words(plan, data)}")
     deciding = plan.protection.deciding
     if plan.overridable and deciding is not None:

@@ -32,7 +32,6 @@ from kubesafe.policy_file import (
     PolicyError,
     RuleTuple,
     add_rule,
-    policy_path,
     read_rules,
     remove_rules,
     rule_fields,
@@ -86,7 +85,7 @@ def protect(
 ) -> str:
     """Add a rule, unless the very same rule is already there (then nothing changes)."""
     kind = "server" if server else ("context-regex" if regex else "context")
-    path = policy_path(env)
+    path = _file_in_use(env)
     rule = Rule(kind, pattern, environment or DEFAULT_ENVIRONMENT, level, namespaces, path)
     try:
         same, others = _same_rule(read_rules(path), rule)
@@ -122,8 +121,14 @@ def protect(
     return message
 
 
+def _file_in_use(env: Mapping[str, str]) -> str:
+    """The file to edit: the one load_policy uses, so that a rule added where
+    XDG_CONFIG_HOME points now cannot shadow the rules kubesafe falls back to."""
+    return load_policy(env, FileIndex()).path
+
+
 def unprotect(pattern: str, env: Mapping[str, str]) -> str:
-    path = policy_path(env)
+    path = _file_in_use(env)
     try:
         removed = remove_rules(path, pattern)
     except PolicyError as exc:
@@ -198,6 +203,8 @@ def render_policy(env: Mapping[str, str]) -> str:
         )
     reports, policy = rule_reports(env)
     lines = [f"policy file: {policy.path}" + ("" if os.path.exists(policy.path) else " (none yet)")]
+    if policy.note:
+        lines.append(f"  ({policy.note})")
     if not reports:
         lines.append("No rules: nothing is protected. Try: kubesafe protect prod")
     for report in reports:

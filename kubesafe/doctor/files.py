@@ -50,6 +50,16 @@ def kubeconfig_file(path: str, listed: bool, own: bool = False) -> tuple[Check, 
     """
     try:
         st = os.stat(path)
+        if not stat.S_ISREG(st.st_mode) and not stat.S_ISDIR(st.st_mode):
+            # Reading a pipe would take its content away from kubectl (or hang).
+            return Check(
+                "kubeconfig",
+                WARN,
+                f"{path} is not a regular file (a pipe or device); kubesafe does not read it, "
+                "so it refuses writes through it and lets reads run unchecked",
+                subject=path,
+                fix=(f"put the kubeconfig in a regular file instead of {path}",),
+            ), None
         with open(path, "rb") as handle:
             content = handle.read()
     except FileNotFoundError:

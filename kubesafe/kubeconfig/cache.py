@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import marshal
 import os
+import stat
 import sys
 import time
 
@@ -38,6 +39,44 @@ Identity = tuple[int, int, int, int, int]
 
 class FileReadError(Exception):
     """A file that exists but cannot be read; the message is one line."""
+
+
+class NotRegularFile(FileReadError):
+    """A pipe, FIFO, socket or device: reading it would take its content from the
+    program the file is meant for (``--kubeconfig <(sops -d ...)`` is read once)."""
+
+
+_OPEN_FLAGS = (
+    os.O_RDONLY
+    | getattr(os, "O_NONBLOCK", 0)
+    | getattr(os, "O_CLOEXEC", 0)
+    | getattr(os, "O_BINARY", 0)
+)
+
+
+def _is_devnull(st: os.stat_result) -> bool:
+    """``KUBECONFIG=/dev/null`` is a common way to say "no kubeconfig": it reads empty."""
+    if not stat.S_ISCHR(st.st_mode):
+        return False
+    try:
+        null = os.stat(os.devnull)
+    except OSError:
+        return False
+    return stat.S_ISCHR(null.st_mode) and null.st_rdev == st.st_rdev
+
+
+def _refuse_special(st: os.stat_result) -> None:
+    if stat.S_ISDIR(st.st_mode):
+        raise FileReadError("cannot read it: Is a directory")
+    if stat.S_ISFIFO(st.st_mode):
+        what = "a pipe"
+    elif stat.S_ISSOCK(st.st_mode):
+        what = "a socket"
+    elif stat.S_ISCHR(st.st_mode) or stat.S_ISBLK(st.st_mode):
+        what = "a device"
+    else:
+        what = "special"
+    raise NotRegularFile(f"is {what}, not a regular file")
 
 
 def _identity(st: os.stat_result) -> Identity:
@@ -80,15 +119,30 @@ class FileIndex:
         Raises FileReadError when it cannot be read, and whatever ``parse`` raises.
         """
         try:
-            handle = open(path, "rb")  # noqa: SIM115 - closed below; fstat needs the fd
+            st = os.stat(path)
+        except (FileNotFoundError, NotADirectoryError):
+            return None
+        except OSError as exc:
+            raise FileReadError(f"cannot read it: {exc.strerror or exc}") from None
+        if not stat.S_ISREG(st.st_mode):
+            if _is_devnull(st):
+                return parse(b"")
+            _refuse_special(st)
+        try:
+            # O_NONBLOCK: should the path turn into a FIFO after the stat, opening
+            # it must not wait for a writer; the fstat below then refuses it unread.
+            fd = os.open(path, _OPEN_FLAGS)
         except (FileNotFoundError, NotADirectoryError):
             return None
         except OSError as exc:
             raise FileReadError(f"cannot read it: {exc.strerror or exc}") from None
         key = (kind, path)
-        with handle:
+        with open(fd, "rb") as handle:
             try:
-                before = _identity(os.fstat(handle.fileno()))
+                st = os.fstat(fd)
+                if not stat.S_ISREG(st.st_mode):
+                    _refuse_special(st)
+                before = _identity(st)
                 cached = self.entries.get(key) or self._parsed.get(key)
                 if cached is not None and cached[0] == before:
                     self.hits += 1

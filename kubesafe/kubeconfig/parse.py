@@ -268,6 +268,14 @@ def _tls(body: dict[Any, Any]) -> tuple[str, str, str, bool]:
     )
 
 
+def _first_document(content: bytes) -> Any:
+    loader = _loader()(content)
+    try:
+        return loader.construct_document(loader.get_node()) if loader.check_node() else None
+    finally:
+        loader.dispose()
+
+
 def parse_bytes(content: bytes, memo: dict[bytes, Any] | None = None) -> FileData:
     """Parse kubeconfig YAML (UTF-8, or UTF-16 with a BOM); errors carry a line number.
 
@@ -305,7 +313,7 @@ def _parse_uncached(content: bytes, memo: dict[bytes, Any] | None) -> FileData:
     import yaml
 
     try:
-        document = yaml.load(content, Loader=_loader())
+        document = _first_document(content)
     except yaml.MarkedYAMLError as exc:
         raise KubeconfigError(yaml_problem(exc, content)) from None
     except yaml.YAMLError as exc:

@@ -20,7 +20,7 @@ from __future__ import annotations
 
 import os
 
-from kubesafe.kubeconfig.cache import FileIndex, FileReadError
+from kubesafe.kubeconfig.cache import FileIndex, FileReadError, NotRegularFile
 from kubesafe.kubeconfig.parse import KubeconfigError, file_problem, parse_bytes
 from kubesafe.record import Record
 
@@ -228,6 +228,13 @@ def load(
         absolute = os.path.abspath(path)
         try:
             data = index.read(absolute, "kubeconfig", _parser(index, absolute))
+        except NotRegularFile as exc:
+            # Reading a pipe would leave kubectl an empty config (and a different
+            # target): the file stays unread, and writes through it are refused.
+            raise ResolveError(
+                f"kubeconfig {path} {exc}; kubesafe leaves it for kubectl to read "
+                "(use a regular file for writes)"
+            ) from None
         except (KubeconfigError, FileReadError) as exc:
             raise ResolveError(file_problem(path, exc)) from None
         if data is None:

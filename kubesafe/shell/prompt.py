@@ -36,6 +36,7 @@ from kubesafe.kubeconfig.resolve import (
 )
 from kubesafe.policy import PRODUCTION_NAMES, endpoint_rules, load_policy, protection
 from kubesafe.policy_file import policy_path
+from kubesafe.policy_location import fallbacks
 from kubesafe.shell.names import NO_CONTEXT, SESSION_VARIABLE
 from kubesafe.shell.session import active_session, sync_shadows
 
@@ -179,6 +180,8 @@ def watched_files(env: Mapping[str, str]) -> list[str]:
     files, _ = candidate_files("", env)
     watched = [os.path.abspath(path) for path in files]
     watched.append(os.path.abspath(policy_path(env)))
+    # The files the policy falls back to when that one holds no rules.
+    watched.extend(path for path, _ in fallbacks(env))
     watched.extend(path for path in toggle_files(env) if path)
     return watched
 

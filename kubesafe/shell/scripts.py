@@ -15,6 +15,7 @@ import sys
 from collections.abc import Mapping
 
 from kubesafe import paths
+from kubesafe.policy_location import PIN_VARIABLE
 from kubesafe.shell.names import SESSION_VARIABLE, SHELL_KUBECONFIG_VARIABLE, SHELL_VARIABLE
 from kubesafe.shell.prompt import SHELLS, fish_quote, posix_quote
 from kubesafe.shell.session import session_kubeconfig, start_session, sweep
@@ -68,6 +69,7 @@ def ensure_bin_dir(command: list[str]) -> str:
 _POSIX_SETUP = r"""export @SHELL_VAR@=@SHELL@
 export @SESSION_VAR@=@SESSION@
 export @FILE_VAR@=@FILE@
+export @PIN_VAR@=@PIN@
 export KUBECONFIG=@KUBECONFIG@
 case ":$PATH:" in *:@BIN@:*) ;; *) export PATH=@BIN@:"$PATH" ;; esac
 function kubectl { "${__kubesafe_launcher[@]}" kubectl "$@"; }
@@ -169,6 +171,7 @@ set -g __kubesafe_launcher @LAUNCHER@
 set -gx @SHELL_VAR@ fish
 set -gx @SESSION_VAR@ @SESSION@
 set -gx @FILE_VAR@ @FILE@
+set -gx @PIN_VAR@ @PIN@
 set -gx KUBECONFIG @KUBECONFIG@
 contains -- @BIN@ $PATH; or set -gx PATH @BIN@ $PATH
 function kubectl; $__kubesafe_launcher kubectl $argv; end
@@ -218,6 +221,18 @@ end
 _TEMPLATES = {"bash": _BASH, "zsh": _ZSH, "fish": _FISH}
 
 
+def pinned_policy(env: Mapping[str, str]) -> str:
+    """The policy file this terminal keeps using when a command moves XDG_CONFIG_HOME or
+    HOME: the one in effect now (or where ``kubesafe protect`` would create it)."""
+    from kubesafe.kubeconfig.cache import FileIndex
+    from kubesafe.policy import load_policy
+
+    index = FileIndex()
+    path = load_policy(env, index).path
+    index.save()
+    return os.path.abspath(path)
+
+
 def init_script(shell: str, pid: int, env: Mapping[str, str]) -> str:
     """Start this terminal's session and return the code that loads it."""
     if shell not in SHELLS:
@@ -238,6 +253,8 @@ def init_script(shell: str, pid: int, env: Mapping[str, str]) -> str:
         "@FILE_VAR@": SHELL_KUBECONFIG_VARIABLE,
         "@SESSION@": quote(directory),
         "@FILE@": quote(session_kubeconfig(directory)),
+        "@PIN_VAR@": PIN_VARIABLE,
+        "@PIN@": quote(pinned_policy(env)),
         "@KUBECONFIG@": quote(kubeconfig),
         "@BIN@": quote(binaries),
     }

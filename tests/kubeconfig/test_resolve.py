@@ -231,6 +231,53 @@ def test_a_directory_is_a_clear_error(tmp_path: Path) -> None:
         resolve(Overrides(), env_for(tmp_path, KUBECONFIG=str(tmp_path / "adir")))
 
 
+def test_only_the_first_document_counts(tmp_path: Path) -> None:
+    first = "clusters:\n- name: c\n  cluster: {server: 'https://first'}\n"
+    first += "contexts:\n- name: x\n  context: {cluster: c}\ncurrent-context: x\n"
+    second = first.replace("first", "second")
+    for text, server in [
+        (first + "---\n", "https://first"),
+        (first + "---\n" + second, "https://first"),
+        (first + "---\nbroken: [\n\tnot: yaml\n", "https://first"),
+        ("---\n" + first, "https://first"),
+        ("---\n---\n" + second, DEFAULT_SERVER),
+        ("# a comment\n---\n" + second, "https://second"),
+    ]:
+        path = write(tmp_path / "config", text)
+        target = resolve(Overrides(), env_for(tmp_path, KUBECONFIG=str(path)))
+        assert target.server == server, text
+
+
+def test_a_pipe_is_never_read(tmp_path: Path) -> None:
+    fifo = tmp_path / "fifo"
+    os.mkfifo(fifo)
+    # Opening a FIFO for reading would block here until a writer came: it is not opened.
+    with pytest.raises(ResolveError, match="fifo is a pipe, not a regular file"):
+        resolve(Overrides(), env_for(tmp_path, KUBECONFIG=str(fifo)))
+
+
+def test_dev_null_reads_as_an_empty_kubeconfig(tmp_path: Path) -> None:
+    target = resolve(Overrides(), env_for(tmp_path, KUBECONFIG=os.devnull))
+    assert target.server == DEFAULT_SERVER and target.kubeconfig == (os.devnull,)
+
+
+def test_a_file_swapped_for_a_fifo_after_the_stat_is_refused_unread(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    path = write(tmp_path / "config", "current-context: x\n")
+    real_open = os.open
+
+    def swap_then_open(name: str, flags: int, *args: int) -> int:
+        if name == str(path):
+            path.unlink()
+            os.mkfifo(path)
+        return real_open(name, flags, *args)
+
+    monkeypatch.setattr(filecache.os, "open", swap_then_open)
+    with pytest.raises(filecache.NotRegularFile):
+        FileIndex(str(tmp_path / "cache")).read(str(path), "kubeconfig", parse_bytes)
+
+
 def test_extensions_are_read_from_context_and_cluster(tmp_path: Path) -> None:
     doc = kubeconfig(contexts={}, current="x")
     doc["clusters"] = [
