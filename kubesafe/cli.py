@@ -400,8 +400,8 @@ def init_command(shell: str, pid: int | None) -> None:
       echo 'status is-interactive; and kubesafe init fish | source' >> ~/.config/fish/config.fish
     \b
     Then put the segment in your prompt:
-      bash:  PS1='$KUBESAFE_PROMPT'"$PS1"
-      zsh:   setopt prompt_subst; PROMPT='$KUBESAFE_PROMPT'"$PROMPT"
+      bash:  PS1='${KUBESAFE_PROMPT}'"$PS1"
+      zsh:   setopt prompt_subst; PROMPT='${KUBESAFE_PROMPT}'"$PROMPT"
       fish:  in fish_prompt, call kubesafe_prompt
     """
     import os

@@ -135,7 +135,8 @@ class Switcher:
         namespaces = self._state().get("namespaces")
         value = namespaces.get(context) if isinstance(namespaces, dict) else None
         if not isinstance(value, str) or not value:
-            raise SwitchError(f'no previous namespace found for context "{context}"')
+            # kubens's words (its bats suite greps them), with the context named as it does.
+            raise SwitchError(f"No previous namespace found for current context ({context})")
         return value
 
     def _remember_context(self, previous: str) -> None:
@@ -242,7 +243,7 @@ class Switcher:
     def rename_context(self, old: str, new: str) -> None:
         global_merged = self.merged(global_view=True)
         if old not in global_merged.contexts:
-            raise SwitchError(f'no context exists with the name: "{old}"')
+            raise SwitchError(f'context "{old}" not found, can\'t rename it')
         if new in global_merged.contexts:
             raise SwitchError(f'context "{new}" already exists')
         path = self._defining_file(old)

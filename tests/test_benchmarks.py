@@ -14,7 +14,7 @@ from pathlib import Path
 
 import pytest
 
-from benchmarks import run_all
+from benchmarks import demo, run_all
 from benchmarks.report import (
     Budget,
     Row,
@@ -67,6 +67,7 @@ EXPECTED = [
         "kubesafe helm list --kube-context prod (protected read)",
         "helm list --kube-context prod",
     ),
+    ("demo", "kubesafe demo --script (the whole tour, kubectl cached)", "python -c pass"),
 ]
 # Debian's kubectx and kubens are compared when installed (kubeconfig_write.py needs them there).
 if os.path.exists("/usr/bin/kubectx"):
@@ -108,6 +109,7 @@ def test_run_all_quick_reports_every_row_with_numbers() -> None:
     budgeted = {(r[0], r[1], r[2]) for r in rows if r[7] != "-"}
     assert (KC, "kubesafe ctx NAME (the whole command)", USE) in budgeted
     assert ("prompt", "zsh: prompt, nothing changed", "zsh: empty function") in budgeted
+    assert ("demo", demo.LABEL, "python -c pass") in budgeted
 
 
 def test_a_failing_benchmark_is_reported_and_the_rest_still_run(

@@ -11,7 +11,7 @@ cd "${0%/*}/.."
 # package:probe pairs; a probe is a command on PATH, an absolute path, or "py:MODULE" for a
 # module of Debian's own python3 (the README's "Try it" test runs on it).
 REQUIRED=(
-  zsh:zsh fish:fish tmux:tmux fzf:fzf kubectx:kubectx strace:strace
+  zsh:zsh fish:fish tmux:tmux fzf:fzf kubectx:kubectx strace:strace bats:bats
   bash-completion:/usr/share/bash-completion/bash_completion
   chromium:chromium
   python3-venv:py:ensurepip python3-pip:py:pip

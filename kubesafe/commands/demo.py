@@ -66,10 +66,21 @@ def _intro(server: DemoAPIServer, sandbox: Sandbox) -> str:
 
 
 def _script(server: DemoAPIServer, sandbox: Sandbox, echo: Echo) -> int:
-    from kubesafe.demo.tour import run_tour
+    from kubesafe.demo import terminal
+    from kubesafe.demo.shell import find_bash, write_rc
+    from kubesafe.demo.tour import DemoTerminals, run_tour
 
     echo(_intro(server, sandbox))
-    ok = run_tour(sandbox.env, echo)
+    bash = find_bash(sandbox.env)
+    terminals = None
+    if bash is not None and terminal.available():
+        colour = sys.stdout.isatty() and not os.environ.get("NO_COLOR")
+        terminals = DemoTerminals(bash, write_rc(sandbox.root), sandbox.env, colour=colour)
+    try:
+        ok = run_tour(sandbox.env, echo, terminals=terminals.run if terminals else None)
+    finally:
+        if terminals is not None:
+            terminals.close()
     echo("Sandbox removed. To try it yourself: kubesafe demo")
     return 0 if ok else 1
 

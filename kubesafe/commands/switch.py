@@ -87,8 +87,9 @@ def _warn_missing_files(switcher: Switcher) -> None:
 
 
 def _scope(switcher: Switcher, global_: bool) -> str:
+    """Said after kubectx's own sentence, which scripts grep whole (period included)."""
     if switcher.per_terminal and not global_:
-        return " in this terminal"
+        return " (in this terminal)"
     return ""
 
 
@@ -214,15 +215,21 @@ def _ctx(
         if args:
             raise SwitchError("-u takes no arguments")
         switcher.unset_context(global_=global_)
-        _say(f"Active context is unset{_scope(switcher, global_)}.")
+        _say(f"Active context unset for kubectl.{_scope(switcher, global_)}")
         return None
     if delete:
         if not args:
             raise SwitchError("-d needs at least one context name ('.' for the current one)")
         for name in args:
-            target = switcher.current_context() if name == CURRENT_ALIAS else name
+            here = switcher.current_context()
+            target = here if name == CURRENT_ALIAS else name
             switcher.delete_context(target)
-            _say(f'Deleted context "{target}".')
+            if target == here:
+                _say(
+                    'warning: You deleted the current context. Use "kubesafe ctx" '
+                    "to select a new context."
+                )
+            _say(f"Deleted context {target}.")
         return None
     if len(args) > 1:
         raise SwitchError("give one context name (or NEW=OLD to rename)")
@@ -250,7 +257,7 @@ def _ctx(
         if old == CURRENT_ALIAS:
             old = switcher.current_context()
         switcher.rename_context(old, new)
-        _say(f'Context "{old}" renamed to "{new}".')
+        _say(f"Context {old} renamed to {new}.")
         return None
     try:
         return _switch_context(switcher, argument, global_)
@@ -262,7 +269,7 @@ def _ctx(
 
 def _switch_context(switcher: Switcher, name: str, global_: bool) -> str | None:
     switcher.use_context(name, global_=global_)
-    _say(f'Switched to context "{name}"{_scope(switcher, global_)}.')
+    _say(f'Switched to context "{name}".{_scope(switcher, global_)}')
     # The switcher keeps what it read or wrote: no second parse for the notice.
     _notify_protection(switcher.env, switcher.merged(), context=name)
     return None
@@ -314,7 +321,7 @@ def _ns(
             raise SwitchError("-u takes no arguments")
         switcher.use_namespace(None, global_=global_)
         now = switcher.namespace_of(context)
-        _say(f'Active namespace is "{now}"{_scope(switcher, global_)}.')
+        _say(f'Active namespace is "{now}".{_scope(switcher, global_)}')
         return None
     if not args:
         try:
@@ -341,7 +348,7 @@ def _ns(
 def _switch_namespace(switcher: Switcher, name: str, global_: bool) -> str | None:
     before = switcher.merged()
     context, _ = switcher.use_namespace(name, global_=global_)
-    _say(f'Context "{context}" modified{_scope(switcher, global_)}.')
+    _say(f'Context "{context}" modified.{_scope(switcher, global_)}')
     _say(f'Active namespace is "{name}".')
     _notify_protection(switcher.env, before, context=context, namespace=name)
     return None

@@ -50,7 +50,7 @@ def rc_text(command: list[str]) -> str:
 __kubesafe_demo=({words})
 if __kubesafe_code=$("${{__kubesafe_demo[@]}}" init bash 2>/dev/null) && eval "$__kubesafe_code"
 then
-  PS1='$KUBESAFE_PROMPT'"(kubesafe demo) \\W \\$ "
+  PS1='${{KUBESAFE_PROMPT}}'"(kubesafe demo) \\W \\$ "
 else
   # No shell integration in this kubesafe: kubectl still goes through it, without the prompt.
   kubectl() {{ "${{__kubesafe_demo[@]}}" kubectl "$@"; }}

@@ -1,10 +1,12 @@
 """``kubesafe demo --script``: the tour, run for real and printed as a transcript.
 
-Every step runs this very kubesafe in a child process with the sandbox's
+Most steps run this very kubesafe in a child process with the sandbox's
 environment, the way the shell integration would (``kubectl ...`` is
-``python -m kubesafe kubectl ...``). Children get no controlling terminal
+``python -m kubesafe kubectl ...``). Those children get no controlling terminal
 (a new session, stdin from /dev/null), so protected writes are refused exactly
-as in CI, whether or not the demo itself was started from a terminal.
+as in CI, whether or not the demo itself was started from a terminal. The
+terminal steps (``kubesafe.demo.terminals``) run bash in pseudo-terminals, to
+show the per-terminal context, the prompt segment and the confirmation banner.
 """
 
 from __future__ import annotations
@@ -16,6 +18,8 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 
 from kubesafe.demo.objects import DEMO_VERSION
+from kubesafe.demo.terminal import TerminalError, clean
+from kubesafe.demo.terminals import TERMINAL_STEPS, DemoTerminals, TerminalStep
 
 STEP_TIMEOUT = 300.0  # the first step may download kubectl (about 50 MB)
 EXIT_REFUSED = 3
@@ -49,13 +53,17 @@ class Step:
         )
 
 
-STEPS = (
+STEPS: tuple[Step | TerminalStep, ...] = (
     Step(
-        "kubesafe asks the dev cluster for its version and runs the matching kubectl "
-        "(fetched once, verified, cached)",
+        "kubesafe asks the dev cluster for its version and runs a kubectl of the same minor",
         ("kubectl", "version"),
         text=f"Server Version: {DEMO_VERSION}",
         decision="allow",
+    ),
+    Step(
+        "Which kubectl that was, and why",
+        ("versions", "which", "--", "version"),
+        text="why: ",
     ),
     Step("Reads pass straight through", ("kubectl", "get", "pods"), text="web-0", decision="allow"),
     Step(
@@ -76,6 +84,7 @@ STEPS = (
         exit_code=EXIT_REFUSED,
         text="refusing",
     ),
+    *TERMINAL_STEPS,
     Step(
         "A deliberate approval, for scripts and CI: name the context you mean",
         ("kubectl", "--context", "prod", "delete", "pod", "web-0"),
@@ -87,10 +96,6 @@ STEPS = (
         "explain: what a command would do, without running anything",
         ("explain", "--", "--context", "prod", "delete", "namespace", "shop"),
         text="decision:    confirm",
-    ),
-    Step(
-        "Which kubectl runs for prod, and why",
-        ("versions", "which", "--", "--context", "prod", "get", "pods"),
     ),
 )
 
@@ -144,16 +149,67 @@ NO_KUBECTL_NOTE = (
 )
 
 
+def kubectl_origin(which_output: str, env: Mapping[str, str]) -> str:
+    """Where the kubectl that ``versions which`` names came from, in plain words."""
+    lines = which_output.splitlines()
+    path = lines[0].split(" (")[0] if lines else ""
+    if not os.path.isabs(path):
+        return ""
+    store = os.path.join(env.get("KUBESAFE_CACHE_DIR", ""), "kubectl") + os.sep
+    if not os.path.abspath(path).startswith(store):
+        return f"That is the kubectl on your PATH, {path}: nothing was downloaded."
+    if os.path.islink(path):
+        return (
+            f"That is the kubectl you downloaded with kubesafe before "
+            f"({os.path.realpath(path)}), linked into the sandbox: nothing was downloaded."
+        )
+    return (
+        "kubesafe downloaded it for this tour, verified it against the published digest "
+        "and cached it in the sandbox (removed at the end)."
+    )
+
+
+TerminalRunner = Callable[[TerminalStep], str]
+
+
+def _indent_terminal(name: str, text: str) -> str:
+    lines = text.rstrip("\n").splitlines() or [""]
+    return "\n".join(f"  {name} | {line}".rstrip() for line in lines)
+
+
 def run_tour(
     env: Mapping[str, str],
     echo: Callable[[str], None],
-    steps: tuple[Step, ...] = STEPS,
+    steps: tuple[Step | TerminalStep, ...] = STEPS,
     runner: Callable[[Step, Mapping[str, str]], Outcome] = run_step,
+    terminals: TerminalRunner | None = None,
 ) -> bool:
-    """Run and print every step; True when each behaved as the tour expects."""
+    """Run and print every step; True when each behaved as the tour expects.
+
+    Without ``terminals`` (no bash, no pseudo-terminals) the terminal steps are skipped.
+    """
     have_kubectl = True
     problems = 0
     for number, planned in enumerate(steps, 1):
+        if isinstance(planned, TerminalStep):
+            echo(f"\n[{number}/{len(steps)}] {planned.title}")
+            if terminals is None:
+                echo("  (skipped: this needs bash and pseudo-terminals)")
+                continue
+            try:
+                shown = terminals(planned)
+            except TerminalError as exc:
+                problems += 1
+                echo(f"  UNEXPECTED ({exc})")
+                continue
+            echo(_indent_terminal(planned.terminal, shown))
+            problem = planned.problem(clean(shown, colour=False), have_kubectl)
+            if problem:
+                problems += 1
+                echo(f"  UNEXPECTED ({problem})")
+            else:
+                echo("  as expected")
+            continue
         step = planned if have_kubectl or not planned.runs_kubectl else planned.explained()
         echo(f"\n[{number}/{len(steps)}] {step.title}")
         echo(f"  $ {step.shown()}")
@@ -165,6 +221,10 @@ def run_tour(
             echo(f"  exit {outcome.exit_code}: no kubectl")
             echo("\n" + NO_KUBECTL_NOTE.format(version=DEMO_VERSION, minor=minor))
             continue
+        if step.args[:2] == ("versions", "which") and have_kubectl:
+            origin = kubectl_origin(outcome.output, env)
+            if origin:
+                echo(f"  {origin}")
         if outcome.problem:
             problems += 1
             echo(f"  exit {outcome.exit_code}: UNEXPECTED ({outcome.problem})")
@@ -177,3 +237,6 @@ def run_tour(
     else:
         echo("\nThe tour behaved as expected.")
     return problems == 0
+
+
+__all__ = ["STEPS", "DemoTerminals", "Outcome", "Step", "TerminalStep", "run_tour"]

@@ -29,6 +29,7 @@ def shell_section(env: Mapping[str, str]) -> list[Check]:
                 shell_checks.kubectl_command(report, env),
                 shell_checks.aliases(report, env),
                 shell_checks.shell_completion(report, env),
+                shell_checks.prompt_segment(report, env),
             ]
     checks.append(shell_checks.kubectl_path(env, shell))
     return checks

@@ -8,12 +8,13 @@ import shlex
 from collections.abc import Callable, Mapping
 
 from kubesafe.doctor.check import FAIL, OK, WARN, Check
-from kubesafe.doctor.shell_probe import Entry, ShellReport
+from kubesafe.doctor.shell_probe import SEGMENT_MARKER, Entry, ShellReport
 from kubesafe.doctor.shells import (
     SUPPORTED,
     append_command,
     completion_line,
     init_line,
+    prompt_line,
     rc_file,
 )
 from kubesafe.kubectl.locate import KUBECTL_NAME, is_self
@@ -270,6 +271,72 @@ def shell_completion(report: ShellReport, env: Mapping[str, str]) -> Check:
         WARN,
         f"kubectl completion is not loaded in {report.shell}",
         fix=(append_command(completion_line(report.shell), rc_file(report.shell, env)),),
+    )
+
+
+_PROMPT_NAMES = {"bash": "PS1", "zsh": "PROMPT", "fish": "fish_prompt"}
+# `$KUBESAFE_PROMPT` glued to a name character, or (bash) to an escape such as \u that
+# bash expands first: either way the shell reads a longer, unset variable name.
+_GLUED = re.compile(r"\$KUBESAFE_PROMPT(?=[A-Za-z0-9_]|\\[A-Za-z])")
+_ESCAPES = re.compile(r"\x1b\[[0-9;?]*[A-Za-z]|[\x01\x02]")
+
+
+def _mentions_segment(text: str) -> bool:
+    return "KUBESAFE_PROMPT" in text or "kubesafe_prompt" in text
+
+
+def _why_hidden(report: ShellReport, shown: str) -> str:
+    if report.shell in ("bash", "zsh") and _GLUED.search(report.prompt):
+        first = "bash expands \\u, \\s, \\h... before variables, so " * (report.shell == "bash")
+        return (
+            f"{first}$KUBESAFE_PROMPT runs into the text after it and names another, "
+            "unset variable: write ${KUBESAFE_PROMPT}"
+        )
+    if report.shell == "zsh" and _mentions_segment(shown):
+        return "prompt_subst is off: zsh shows the variable's name, not its value"
+    if "kubesafe_prompt" in report.prompt:
+        return "kubesafe_prompt prints nothing there: is the integration loaded?"
+    return "the prompt expands without the segment"
+
+
+def prompt_segment(report: ShellReport, env: Mapping[str, str]) -> Check:
+    """Does the prompt that mentions the segment really show it?"""
+    name = _PROMPT_NAMES.get(report.shell, "the prompt")
+    where = rc_file(report.shell, env)
+    if not _mentions_segment(report.prompt):
+        return Check(
+            "prompt",
+            OK,
+            f"{name} does not show the kubesafe segment (optional)",
+            detail=(
+                f"to show it: {prompt_line(report.shell)}"
+                if report.shell == "fish"
+                else f"to show it, add to {where}: {prompt_line(report.shell)}",
+            ),
+        )
+    if report.prompt_rendered is None:
+        return Check(
+            "prompt",
+            OK,
+            f"{name} mentions the kubesafe segment; {report.shell} could not expand it to check",
+        )
+    if SEGMENT_MARKER in report.prompt_rendered:
+        return Check("prompt", OK, f"{name} shows the kubesafe segment")
+    shown = _ESCAPES.sub("", report.prompt_rendered)
+    reason = _why_hidden(report, shown)
+    if report.shell == "fish":
+        fix = [f"in {where}, {init_line('fish')} must come first"]
+    else:
+        fix = [f"in {where}, replace the prompt line with: {prompt_line(report.shell)}"]
+    if reason.startswith("prompt_subst"):
+        fix.insert(0, f"add 'setopt prompt_subst' to {where}, before the PROMPT line")
+    written = f"{name}: {report.prompt}" if "\n" not in report.prompt else f"{name} (a function)"
+    return Check(
+        "prompt",
+        WARN,
+        f"{name} mentions the kubesafe segment but does not show it",
+        detail=(written, f"shows as: {shown}", reason),
+        fix=tuple(fix),
     )
 
 

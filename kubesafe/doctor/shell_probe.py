@@ -18,7 +18,32 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 
 MARKER = "@@kubesafe-doctor@@"
+# Stands in for the segment while the shell expands its prompt: does it come out?
+SEGMENT_MARKER = "@@kubesafe-segment@@"
 TIMEOUT = 8.0
+
+# The prompt as the rc files left it; then, when it mentions the segment, the prompt
+# expanded as the shell would show it, with the segment set to SEGMENT_MARKER and the
+# refresh stubbed out (nothing is rendered for real, no kubesafe process is started).
+_STUB = f"KUBESAFE_PROMPT={SEGMENT_MARKER}; __kubesafe_refresh() {{ :; }}"
+_PROMPT_PARTS = {
+    "bash": (
+        "printf '%s\\n' \"${PS1-}\"",
+        "[[ ${PS1-} == *KUBESAFE_PROMPT* || ${PS1-} == *kubesafe_prompt* ]] && "
+        f'{{ {_STUB}; eval \'printf "<%s>\\n" "${{PS1@P}}"\'; }}',
+    ),
+    "zsh": (
+        'print -r -- "${PROMPT-}"',
+        "[[ ${PROMPT-} == *(KUBESAFE_PROMPT|kubesafe_prompt)* ]] && "
+        f'{{ {_STUB}; print -rP -- "<$PROMPT>"; }}',
+    ),
+    "fish": (
+        "functions fish_prompt",
+        "functions fish_prompt | string match -qr 'KUBESAFE_PROMPT|kubesafe_prompt'; and begin; "
+        f"set -g KUBESAFE_PROMPT {SEGMENT_MARKER}; function __kubesafe_refresh; end; "
+        "printf '<'; fish_prompt; printf '>\\n'; end",
+    ),
+}
 
 
 def _section(name: str, shell: str) -> str:
@@ -51,6 +76,8 @@ def script(shell: str) -> str:
                 "test -f $d/kubectl.fish; and echo $d/kubectl.fish; end",
             ),
         ]
+    raw, rendered = _PROMPT_PARTS[shell]
+    parts += [("prompt", raw), ("prompt-rendered", rendered)]
     lines = [f"{_section(name, shell)}; {command}" for name, command in parts]
     lines.append(_section("end", shell))
     return "\n".join(lines)
@@ -70,6 +97,10 @@ class ShellReport:
     entries: tuple[Entry, ...]
     aliases: tuple[tuple[str, str], ...]
     completion: str  # what the shell reports as kubectl's completion; "" when none
+    prompt: str = ""  # PS1 (bash), PROMPT (zsh) or the fish_prompt function, as the rc left it
+    # That prompt as the shell shows it, SEGMENT_MARKER standing for the segment; None when
+    # the prompt does not mention the segment or the shell cannot expand it (bash < 4.4).
+    prompt_rendered: str | None = None
 
 
 class ProbeError(Exception):
@@ -145,6 +176,14 @@ def parse_aliases(shell: str, lines: list[str]) -> tuple[tuple[str, str], ...]:
     return tuple(found)
 
 
+def _framed(lines: list[str]) -> str | None:
+    """The text between the ``<`` and ``>`` the probe printed around it, if it did."""
+    text = "\n".join(lines).strip("\n")
+    if len(text) >= 2 and text.startswith("<") and text.endswith(">"):
+        return text[1:-1]
+    return None
+
+
 def _run(argv: list[str], env: Mapping[str, str], timeout: float) -> str:
     process = subprocess.Popen(
         argv,
@@ -182,4 +221,6 @@ def probe(shell: str, env: Mapping[str, str], timeout: float = TIMEOUT) -> Shell
         entries=parse_type(sections.get("type", []), body),
         aliases=parse_aliases(shell, sections.get("alias", [])),
         completion="\n".join(sections.get("complete", [])).strip(),
+        prompt="\n".join(sections.get("prompt", [])).strip("\n"),
+        prompt_rendered=_framed(sections.get("prompt-rendered", [])),
     )

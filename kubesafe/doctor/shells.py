@@ -30,6 +30,20 @@ def init_line(shell: str) -> str:
     return f'eval "$(kubesafe init {shell})"'
 
 
+def prompt_line(shell: str) -> str:
+    r"""The line that puts the segment in front of the prompt the rc file built.
+
+    The braces matter in bash: it expands ``\u``, ``\s``... before variables, so a
+    bare ``$KUBESAFE_PROMPT\u`` becomes ``$KUBESAFE_PROMPTroot``, an unset variable.
+    fish has no prompt string: its ``fish_prompt`` function calls ``kubesafe_prompt``.
+    """
+    if shell == "fish":
+        return "call kubesafe_prompt at the start of fish_prompt (funced fish_prompt)"
+    if shell == "zsh":
+        return "setopt prompt_subst; PROMPT='${KUBESAFE_PROMPT}'\"$PROMPT\""
+    return "PS1='${KUBESAFE_PROMPT}'\"$PS1\""
+
+
 def completion_line(shell: str) -> str:
     if shell == "fish":
         return "kubectl completion fish | source"

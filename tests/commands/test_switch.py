@@ -300,3 +300,42 @@ def test_cli_ctx_with_a_missing_kubeconfig_exits_0_with_the_warning(
     result = CliRunner().invoke(cli, ["ctx"], env={"KUBECONFIG": missing})
     assert result.exit_code == 0
     assert result.output == f"warning: kubeconfig file not found: {missing}\n"
+
+
+@pytest.mark.parametrize("where", ["files", "terminal"])
+def test_messages_keep_kubectx_wording_whole(
+    where: str, request: pytest.FixtureRequest, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """kubectx 0.9.5's sentences, period included; kubesafe's scope note comes after them."""
+    env = request.getfixturevalue(where)
+    scope = " (in this terminal)" if where == "terminal" else ""
+    _ctx(env, "prod")
+    _ns(env, "payments")
+    _ctx(env, unset=True)
+    _ctx(env, "dev")
+    _ctx(env, "renamed=other")
+    _ctx(env, "renamed", delete=True)
+    _ctx(env, ".", delete=True)
+    lines = capsys.readouterr().err.splitlines()
+    for expected in (
+        f'Switched to context "prod".{scope}',
+        f'Context "prod" modified.{scope}',
+        'Active namespace is "payments".',
+        f"Active context unset for kubectl.{scope}",
+        "Context other renamed to renamed.",
+        "Deleted context renamed.",
+        'warning: You deleted the current context. Use "kubesafe ctx" to select a new context.',
+        "Deleted context dev.",
+    ):
+        assert expected in lines, (expected, lines)
+
+
+def test_previous_namespace_and_rename_errors_use_kubens_and_kubectx_words(
+    files: dict[str, str],
+) -> None:
+    with pytest.raises(
+        CommandError, match=r"^No previous namespace found for current context \(dev\)$"
+    ):
+        _ns(files, "-")
+    with pytest.raises(CommandError, match=r"^context \"nope\" not found, can't rename it$"):
+        _ctx(files, "x=nope")

@@ -231,3 +231,53 @@ def test_the_real_init_script_counts_as_kubesafe(tmp_path: Path, shell: str) -> 
     check = shell_checks.kubectl_command(report, env)
     assert check.status == OK, check
     assert report.entries[0].kind == "function"
+
+
+# (shell, rc lines, status, words the summary or reason must hold)
+PROMPT_CASES = [
+    ("bash", "PS1='\\u@\\h:\\w\\$ '\nPS1='$KUBESAFE_PROMPT'\"$PS1\"\n", WARN, "runs into"),
+    ("bash", "PS1='\\s-\\v\\$ '\nPS1='$KUBESAFE_PROMPT'\"$PS1\"\n", WARN, "runs into"),
+    ("bash", "PS1='\\u@\\h:\\w\\$ '\nPS1='${KUBESAFE_PROMPT}'\"$PS1\"\n", OK, "shows the"),
+    ("bash", "PS1='\\u@\\h:\\w\\$ '\n", OK, "does not show"),
+    ("bash", "PS1='$(kubesafe_prompt)\\u \\$ '\n", WARN, "is the integration loaded"),
+    ("zsh", "PROMPT='$KUBESAFE_PROMPT'\"$PROMPT\"\n", WARN, "prompt_subst is off"),
+    ("zsh", "setopt prompt_subst; PROMPT='${KUBESAFE_PROMPT}'\"$PROMPT\"\n", OK, "shows the"),
+    ("zsh", "setopt prompt_subst; PROMPT='$KUBESAFE_PROMPTx'\n", WARN, "runs into"),
+    ("fish", "function fish_prompt; kubesafe_prompt; printf '> '; end\n", WARN, "loaded"),
+]
+
+
+@pytest.mark.parametrize(("shell", "rc", "status", "words"), PROMPT_CASES)
+def test_prompt_that_mentions_the_segment_must_show_it(
+    tmp_path: Path, shell: str, rc: str, status: str, words: str
+) -> None:
+    env = _world(tmp_path, shell, rc)
+    check = shell_checks.prompt_segment(probe(shell, env), env)
+    assert check.status == status, check
+    assert words in " ".join((check.summary, *check.detail)), check
+    if status == WARN:
+        assert str(_rc(Path(env["HOME"]), shell)) in check.fix[-1]
+    if "runs into" in words:
+        assert check.fix[-1].endswith(
+            "PS1='${KUBESAFE_PROMPT}'\"$PS1\""
+            if shell == "bash"
+            else "PROMPT='${KUBESAFE_PROMPT}'\"$PROMPT\""
+        )
+
+
+@pytest.mark.parametrize("shell", SHELLS)
+def test_documented_prompt_with_the_real_init_shows_the_segment(tmp_path: Path, shell: str) -> None:
+    prompt = {
+        "bash": "PS1='\\u@\\h:\\w\\$ '\nPS1='${KUBESAFE_PROMPT}'\"$PS1\"",
+        "zsh": "setopt prompt_subst; PROMPT='${KUBESAFE_PROMPT}'\"$PROMPT\"",
+        "fish": "function fish_prompt; kubesafe_prompt; printf '> '; end",
+    }[shell]
+    init = (
+        "status is-interactive; and kubesafe init fish | source"
+        if shell == "fish"
+        else f'eval "$(kubesafe init {shell})"'
+    )
+    env = _world(tmp_path, shell, f"{init}\n{prompt}\n")
+    env["XDG_STATE_HOME"] = str(tmp_path / "state")
+    check = shell_checks.prompt_segment(probe(shell, env), env)
+    assert check.status == OK and "shows the kubesafe segment" in check.summary, check

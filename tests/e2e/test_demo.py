@@ -87,8 +87,24 @@ def _assert_tour_ran_kubectl(out: str) -> None:
     assert approval > refusal
     assert 'pod "web-0" deleted' in out[approval:]
     assert "exit 3: refused by kubesafe, as expected" in out
+    _assert_terminal_steps(out, kubectl=True)
     assert "UNEXPECTED" not in out
     assert "The tour behaved as expected." in out
+
+
+def _assert_terminal_steps(out: str, *, kubectl: bool) -> None:
+    """Per-terminal context, the prompt segment and the banner, as the terminals showed them."""
+    switched = out.index("A | ⎈ dev:default (kubesafe demo) ~ $ kubesafe ctx prod")
+    assert "A | ⎈ PROD prod:default (kubesafe demo) ~ $" in out[switched:]
+    other = out.index("B | ⎈ dev:default (kubesafe demo) ~ $ kubesafe ctx -c")
+    assert out[other:].splitlines()[1] == "  B | dev"
+    asked = out.index("A | ⎈ PROD prod:default (kubesafe demo) ~ $ kubectl delete pod web-1")
+    banner = out[asked:].split("as expected", 1)[0]
+    assert "A | === kubesafe:  PRODUCTION target ===" in banner
+    assert "A |   command     kubectl delete pod web-1" in banner
+    assert "A | Type prod to proceed: prod" in banner
+    assert ('A | pod "web-1" deleted' in banner) == kubectl
+    assert "\x1b[" not in out  # not a terminal: no colours in the transcript
 
 
 def test_script_with_the_users_cached_kubectl(seeded: dict[str, str], tmp_path: Path) -> None:
@@ -98,6 +114,8 @@ def test_script_with_the_users_cached_kubectl(seeded: dict[str, str], tmp_path: 
     assert result.returncode == 0, result.stdout + result.stderr
     _assert_tour_ran_kubectl(result.stdout)
     assert "why: same minor as the server (1.33); cache" in result.stdout
+    assert "That is the kubectl you downloaded with kubesafe before" in result.stdout
+    assert "fetched once" not in result.stdout
     assert snapshot(home) == before
     assert not (home / ".kube").exists()
     assert list((tmp_path / "tmp").iterdir()) == []
@@ -114,6 +132,7 @@ def test_script_downloads_from_the_mirror_into_the_sandbox_only(
         downloads = mirror.requests[release_path(DEMO_VERSION)]
     assert result.returncode == 0, result.stdout + result.stderr
     _assert_tour_ran_kubectl(result.stdout)
+    assert "kubesafe downloaded it for this tour, verified it" in result.stdout
     assert downloads == 1
     assert snapshot(home) == before
     assert list((tmp_path / "tmp").iterdir()) == []
@@ -132,6 +151,7 @@ def test_script_offline_without_kubectl_still_shows_the_decisions(
     assert "$ kubesafe explain -- get pods" in out
     assert "kubesafe: refusing a destructive command on production target 'prod'" in out
     assert "KUBESAFE_CONFIRM=prod kubectl" not in out
+    _assert_terminal_steps(out, kubectl=False)
     assert "UNEXPECTED" not in out
     assert list((tmp_path / "tmp").iterdir()) == []
 

@@ -47,8 +47,8 @@ class InteractiveShell:
             if code != 0:
                 raise RuntimeError(f"init failed ({code}): {output}")
         prompt = {
-            "bash": f"PS1='$KUBESAFE_PROMPT{PROMPT_END}'",
-            "zsh": f"setopt prompt_subst; PROMPT='$KUBESAFE_PROMPT{PROMPT_END}'",
+            "bash": f"PS1='${{KUBESAFE_PROMPT}}{PROMPT_END}'",
+            "zsh": f"setopt prompt_subst; PROMPT='${{KUBESAFE_PROMPT}}{PROMPT_END}'",
             "fish": f"function fish_prompt; kubesafe_prompt; printf '{PROMPT_END}'; end",
         }[shell]
         self.run(prompt)
