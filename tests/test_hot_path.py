@@ -122,12 +122,12 @@ def test_warm_cache_with_a_kuberc_loads_no_heavy_module(tmp_path: Path) -> None:
     }
     argvs = [["delete", "pod", "x"], ["gp", "--context", "prod"], ["get", "pods"]]
     cold = _probe(env, argvs)
-    assert "kubesafe.kuberc_decode" in cold["loaded"]
+    assert "kubesafe.kubectl.kuberc_decode" in cold["loaded"]
     warm = _probe(env, argvs)
     # No kubectl is known: the alias is judged as kubectl 1.37 and as an unknown plugin.
     assert warm["decisions"] == ["confirm", "confirm", "allow"]
     assert [m for m in warm["loaded"] if m.split(".")[0] in HEAVY] == []
-    assert "kubesafe.kuberc_decode" not in warm["loaded"]
+    assert "kubesafe.kubectl.kuberc_decode" not in warm["loaded"]
 
 
 def test_entry_point_does_not_import_click_for_the_shim() -> None:

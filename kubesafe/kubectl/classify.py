@@ -426,7 +426,7 @@ def namespaces_reached(
     ``apply --prune``, non-namespaced or unknown resource types and plugins reach
     everything. So do manifests (``-f``, ``-k``), unless ``read_manifests`` and
     every object is read from local files and is of a built-in namespaced kind
-    (see ``kubesafe.manifests``): kubectl's ``-n`` does not move the others.
+    (see ``kubesafe.kubectl.manifests``): kubectl's ``-n`` does not move the others.
     """
     if reading.plugin or " ".join(reading.command) not in COMMAND_TABLE:
         return None
@@ -474,7 +474,7 @@ def _manifest_namespaces(
 ) -> tuple[str, ...] | None:
     if not read_manifests:
         return None
-    from kubesafe.manifests import manifest_namespaces
+    from kubesafe.kubectl.manifests import manifest_namespaces
 
     found = manifest_namespaces(
         reading.flags["filename"],

@@ -135,7 +135,7 @@ def preferences(
 
 
 def _decode(content: bytes) -> list[Any]:
-    from kubesafe.kuberc_decode import decode
+    from kubesafe.kubectl.kuberc_decode import decode
 
     return decode(content)
 

@@ -10,9 +10,9 @@ import pytest
 from kubesafe.commands.explain import plan_to_json, render_text
 from kubesafe.kubeconfig.cache import FileIndex
 from kubesafe.kubectl import kuberc
+from kubesafe.kubectl.kuberc_decode import decode, go_scalar_tag, split_documents
 from kubesafe.kubectl.plan import ALLOW, BLOCK, CONFIRM, _with_kuberc, make_plan
 from kubesafe.kubectl.shim import _local_kubectl
-from kubesafe.kuberc_decode import decode, go_scalar_tag, split_documents
 
 BETA = "apiVersion: kubectl.config.k8s.io/v1beta1\nkind: Preference\n"
 ALPHA = "apiVersion: kubectl.config.k8s.io/v1alpha1\nkind: Preference\n"

@@ -11,8 +11,8 @@ import pytest
 
 from kubesafe.kubectl.args import parse
 from kubesafe.kubectl.classify import namespaces_reached
+from kubesafe.kubectl.manifests import NAMESPACED_KINDS, manifest_namespaces
 from kubesafe.kubectl.plan import ALLOW, CONFIRM, make_plan
-from kubesafe.manifests import NAMESPACED_KINDS, manifest_namespaces
 from tests.kubeconfigs import kubeconfig, write
 
 POD = "apiVersion: v1\nkind: Pod\nmetadata:\n  name: web\n"
@@ -176,7 +176,7 @@ def test_stdin_is_never_read_whatever_its_name(tmp_path: Path) -> None:
     """A manifest piped in must reach kubectl whole: kubesafe reads nothing from stdin."""
     probe = (
         "import sys\n"
-        "from kubesafe.manifests import manifest_namespaces\n"
+        "from kubesafe.kubectl.manifests import manifest_namespaces\n"
         "for name in sys.argv[1:]:\n"
         "    assert manifest_namespaces([name], recursive=False, namespace='dev') is None, name\n"
         "sys.stdout.write(sys.stdin.read())\n"
@@ -284,7 +284,7 @@ def test_the_table_holds_only_namespaced_kinds() -> None:
 def test_manifests_are_read_only_for_writes_a_namespace_rule_may_cover(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    import kubesafe.manifests
+    import kubesafe.kubectl.manifests
 
     monkeypatch.chdir(tmp_path)
     (tmp_path / "p.yaml").write_text(POD)
@@ -296,13 +296,13 @@ def test_manifests_are_read_only_for_writes_a_namespace_rule_may_cover(
     )
     env = {"HOME": str(tmp_path), "KUBECONFIG": str(config), "PATH": ""}
     opened: list[list[str]] = []
-    real = kubesafe.manifests.manifest_namespaces
+    real = kubesafe.kubectl.manifests.manifest_namespaces
 
     def spy(filenames: list[str], *, recursive: bool, namespace: str) -> tuple[str, ...] | None:
         opened.append(filenames)
         return real(filenames, recursive=recursive, namespace=namespace)
 
-    monkeypatch.setattr(kubesafe.manifests, "manifest_namespaces", spy)
+    monkeypatch.setattr(kubesafe.kubectl.manifests, "manifest_namespaces", spy)
 
     def plan(policy: str, *argv: str) -> str:
         (tmp_path / "policy.yaml").write_text(policy)
