@@ -270,7 +270,7 @@ def test_version_flag(env: dict[str, str]) -> None:
 
 
 def test_windows_child_mode_returns_the_exit_status() -> None:
-    from kubesafe.kubectl.shim import _run_child
+    from kubesafe.execute import _run_child
 
     assert _run_child("/bin/sh", ["sh", "-c", "exit 7"], dict(os.environ)) == 7
     assert _run_child("/nonexistent/kubectl", ["kubectl"], dict(os.environ)) == 127

@@ -8,9 +8,10 @@ from pathlib import Path
 import pytest
 
 from kubesafe import entry
+from kubesafe.classification import DESTRUCTIVE, WRITE
 from kubesafe.kubeconfig.parse import parse_bytes
 from kubesafe.kubectl.args import parse
-from kubesafe.kubectl.classify import DESTRUCTIVE, WRITE, classify
+from kubesafe.kubectl.classify import classify
 from kubesafe.shell import session
 
 KUBECONFIG = """\

@@ -9,7 +9,8 @@ from typing import Any
 import pytest
 
 from kubesafe import protected_endpoints
-from kubesafe.kubectl.plan import ALLOW, CONFIRM, Plan, approval_labels, make_plan
+from kubesafe.kubectl.plan import Plan, make_plan
+from kubesafe.verdict import ALLOW, CONFIRM, approval_labels
 from tests.kubeconfigs import write
 
 PROD_URL = "https://api.prod.example:6443"

@@ -7,9 +7,10 @@ import pytest
 
 from kubesafe.kubeconfig.cache import FileIndex
 from kubesafe.kubeconfig.resolve import Target
-from kubesafe.kubectl.plan import ALLOW, BLOCK, CONFIRM, make_plan
+from kubesafe.kubectl.plan import make_plan
 from kubesafe.policy import load_policy, normalize_server, protection
 from kubesafe.policy_file import add_rule, parse_policy, remove_rules, rule_fields
+from kubesafe.verdict import ALLOW, BLOCK, CONFIRM
 from tests.kubeconfigs import kubeconfig, write
 
 PROD_URL = "https://api.prod.example:6443"

@@ -12,8 +12,8 @@ from pathlib import Path
 
 import pytest
 
+from kubesafe.approval import _not_confirmed
 from kubesafe.confirm import Question
-from kubesafe.kubectl.shim import _not_confirmed
 
 KUBESAFE = str(Path(sys.executable).parent / "kubesafe")
 PAGE = Path(__file__).resolve().parent.parent / "docs" / "troubleshooting.md"

@@ -6,8 +6,8 @@ import json
 import shlex
 from typing import Any
 
+from kubesafe.classification import LOCAL
 from kubesafe.helm.plan import HelmPlan
-from kubesafe.kubectl.classify import LOCAL
 from kubesafe.kubectl.plan import Plan
 
 
@@ -83,7 +83,7 @@ def _finish_json(plan: Plan | HelmPlan, result: dict[str, Any]) -> dict[str, Any
             for t in plan.targets[1:]
         ]
     if plan.guarded is not None and plan.decision != "allow":
-        from kubesafe.kubectl.plan import approval_label
+        from kubesafe.verdict import approval_label
 
         result["confirm_with"] = approval_label(plan.guarded, plan.protection)
     if plan.policy_error is not None:

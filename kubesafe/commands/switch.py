@@ -13,10 +13,10 @@ from collections.abc import Callable, Mapping, Sequence
 from kubesafe.commands.protect import CommandError
 from kubesafe.kubeconfig.cache import FileIndex
 from kubesafe.kubeconfig.resolve import Merged, Overrides, ResolveError, load_merged, resolve_merged
-from kubesafe.kubectl.plan import approval_label
 from kubesafe.level_words import levels_words
 from kubesafe.policy import PRODUCTION_NAMES, endpoint_rules, load_policy, protection
 from kubesafe.switching import Switcher, SwitchError
+from kubesafe.verdict import approval_label
 
 CURRENT_ALIAS = "."
 

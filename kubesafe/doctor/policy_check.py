@@ -9,9 +9,9 @@ from collections.abc import Mapping
 from kubesafe.doctor.check import FAIL, OK, WARN, Check
 from kubesafe.kubeconfig.cache import FileIndex
 from kubesafe.kubeconfig.resolve import Merged, Overrides, ResolveError, resolve_merged
-from kubesafe.kubectl.plan import approval_label
 from kubesafe.level_words import levels_words
 from kubesafe.policy import Policy, endpoint_rules, load_policy, protection
+from kubesafe.verdict import approval_label
 
 
 def protected_contexts(policy: Policy, merged: Merged, env: Mapping[str, str]) -> list[str]:

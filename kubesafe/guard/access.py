@@ -27,7 +27,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 from urllib.parse import parse_qs, unquote
 
-from kubesafe.kubectl.classify import COMMAND_TABLE, DESTRUCTIVE, READ, WRITE
+from kubesafe.classification import DESTRUCTIVE, READ, WRITE
+from kubesafe.kubectl.classify import COMMAND_TABLE
 
 _READ_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
 # subresource -> the kubectl command that uses it (its class comes from the table)

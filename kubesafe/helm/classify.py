@@ -14,9 +14,9 @@ tests/e2e/test_helm_real.py.
 
 from __future__ import annotations
 
+from kubesafe.classification import DESTRUCTIVE, LOCAL, READ, WRITE, Classification
 from kubesafe.helm import table
 from kubesafe.helm.args import BARE, COMPLETION_COMMANDS, HelmReading
-from kubesafe.kubectl.classify import DESTRUCTIVE, LOCAL, READ, WRITE, Classification
 
 _LOCAL_FAMILIES = {
     "completion": "prints a shell completion script",

@@ -11,7 +11,7 @@ empty one, beats the variable):
 * ``--kube-token`` / ``HELM_KUBETOKEN``: credentials (no in-cluster fallback).
 
 helm has no ``--cluster``/``--user`` flags. The decision itself is
-``kubesafe.kubectl.plan.judge``, the same code that decides for kubectl.
+``kubesafe.verdict.judge``, the same code that decides for kubectl.
 """
 
 from __future__ import annotations
@@ -22,15 +22,15 @@ from kubesafe.helm.args import HelmArgs, HelmReading, parse
 from kubesafe.helm.classify import classify, release_and_chart
 from kubesafe.kubeconfig.cache import FileIndex
 from kubesafe.kubeconfig.resolve import Overrides, Target, resolve_merged
-from kubesafe.kubectl.plan import Case, judge
 from kubesafe.record import Record
+from kubesafe.verdict import Case, judge
 
 TYPE_CHECKING = False  # typing costs an import on the hot path; mypy treats this as True
 if TYPE_CHECKING:
     from collections.abc import Callable, Mapping
 
+    from kubesafe.classification import Classification
     from kubesafe.kubeconfig.resolve import Merged
-    from kubesafe.kubectl.classify import Classification
     from kubesafe.policy import Policy, Protection
 
 # helm flag -> (environment variable, kubesafe override field)

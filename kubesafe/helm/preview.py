@@ -19,10 +19,10 @@ import subprocess
 import time
 from collections.abc import Mapping
 
+from kubesafe.classification import READ
 from kubesafe.helm.args import parse
 from kubesafe.helm.classify import classify
 from kubesafe.helm.plan import HelmPlan
-from kubesafe.kubectl.classify import READ
 
 TIMEOUT_VARIABLE = "KUBESAFE_PREVIEW_TIMEOUT"
 DEFAULT_TIMEOUT = 8.0

@@ -9,8 +9,8 @@ from __future__ import annotations
 
 import os
 
+from kubesafe.execute import EXIT_ERROR, EXIT_NOT_FOUND, EXIT_REFUSED, exec_kubectl
 from kubesafe.kubectl.locate import DEPTH_VARIABLE, LocateError, next_depth
-from kubesafe.kubectl.shim import EXIT_ERROR, EXIT_NOT_FOUND, EXIT_REFUSED, exec_kubectl
 
 TYPE_CHECKING = False  # typing costs an import on the hot path; mypy treats this as True
 if TYPE_CHECKING:
@@ -27,9 +27,9 @@ def _error(message: str) -> None:
 
 
 def _all_local(argv: list[str]) -> bool:
+    from kubesafe.classification import LOCAL
     from kubesafe.helm.args import parse
     from kubesafe.helm.classify import classify
-    from kubesafe.kubectl.classify import LOCAL
 
     return all(classify(reading).category == LOCAL for reading in parse(argv).readings)
 
@@ -68,9 +68,9 @@ def run(argv: list[str], env: Mapping[str, str] | None = None) -> int:
 
         helm, reason = locate_helm(environment)
     else:
+        from kubesafe.approval import approve, audit_decision
         from kubesafe.helm.plan import make_helm_plan
-        from kubesafe.kubectl.plan import ALLOW
-        from kubesafe.kubectl.shim import _approve, _audit
+        from kubesafe.verdict import ALLOW
 
         plan = make_helm_plan(argv, environment)
         helm, reason = plan.helm, plan.helm_reason
@@ -79,14 +79,14 @@ def run(argv: list[str], env: Mapping[str, str] | None = None) -> int:
             return EXIT_NOT_FOUND
         if plan.decision != ALLOW:
             details = _details(plan)
-            approved, message = _approve(
+            approved, message = approve(
                 plan, environment, "helm", details, _preview(plan, helm, environment)
             )
             if not approved:
                 _error(message)
                 return EXIT_REFUSED
         elif plan.classification.mutating and plan.protection.protected:
-            _audit(
+            audit_decision(
                 plan, "allowed", plan.decision_reason, {"program": "helm", **dict(_details(plan))}
             )
     if helm is None:

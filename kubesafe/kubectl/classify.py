@@ -18,15 +18,8 @@ write: kubesafe fails closed. Flags then adjust the class: ``--help``,
 
 from __future__ import annotations
 
+from kubesafe.classification import DESTRUCTIVE, LOCAL, READ, WRITE, Classification
 from kubesafe.kubectl.args import COMPLETION_COMMANDS, Reading, command_accepts
-from kubesafe.record import Record
-
-LOCAL = "local"
-READ = "read"
-WRITE = "write"
-DESTRUCTIVE = "destructive"
-
-_SEVERITY = {LOCAL: 0, READ: 1, WRITE: 2, DESTRUCTIVE: 3}
 
 # command path -> (class, reason). Keep it sorted by command and readable.
 COMMAND_TABLE: dict[str, tuple[str, str]] = {
@@ -151,22 +144,6 @@ _GROUPS = frozenset(
 KUBERC_COMMAND_SINCE = (1, 35)
 
 
-class Classification(Record):
-    __slots__ = ("category", "reason")
-
-    def __init__(self, category: str, reason: str) -> None:
-        self.category = category
-        self.reason = reason
-
-    @property
-    def mutating(self) -> bool:
-        return _SEVERITY[self.category] >= _SEVERITY[WRITE]
-
-    @property
-    def destructive(self) -> bool:
-        return self.category == DESTRUCTIVE
-
-
 def _flag_true(reading: Reading, name: str) -> bool:
     """The flag is set to true, and the command really has it.
 
@@ -285,10 +262,6 @@ def _zero(value: str | None) -> bool:
         return int(value.strip(), 0) == 0
     except ValueError:
         return False
-
-
-def strictest(classifications: list[Classification]) -> Classification:
-    return max(classifications, key=lambda c: _SEVERITY[c.category])
 
 
 # Built-in namespaced resource types (plural, singular, short names). Any other

@@ -8,24 +8,20 @@ from __future__ import annotations
 
 import os
 
-from kubesafe import protected_endpoints
+from kubesafe.classification import Classification
 from kubesafe.kubeconfig.cache import FileIndex
-from kubesafe.kubeconfig.resolve import Overrides, ResolveError, Target, load_merged, resolve_merged
+from kubesafe.kubeconfig.resolve import Overrides, Target
 from kubesafe.kubectl import args as kubectl_args
 from kubesafe.kubectl import kuberc
 from kubesafe.kubectl.args import ParsedArgs, Reading
-from kubesafe.kubectl.classify import LOCAL, Classification, classify, namespaces_reached, strictest
-from kubesafe.policy import BLOCK as LEVEL_BLOCK
+from kubesafe.kubectl.classify import classify, namespaces_reached
 from kubesafe.policy import (
-    NONE,
     Policy,
     Protection,
-    endpoint_rules,
-    level_rank,
     load_policy,
-    protection,
 )
 from kubesafe.record import Record
+from kubesafe.verdict import Case, Verdict, judge
 from kubesafe.versions.choose import Choice, choose
 from kubesafe.versions.parse import parse_git_version
 
@@ -33,11 +29,7 @@ TYPE_CHECKING = False  # typing costs an import on the hot path; mypy treats thi
 if TYPE_CHECKING:
     from collections.abc import Callable, Mapping
 
-    from kubesafe.kubeconfig.resolve import Merged
 
-ALLOW = "allow"
-CONFIRM = "confirm"
-BLOCK = "block"
 
 _CREDENTIAL_FLAGS = ("token", "username", "password", "client-certificate")
 
@@ -152,46 +144,6 @@ def _true(reading: Reading, name: str) -> bool:
         return False
     value = reading.last(name)
     return value is not None and value in _TRUE
-
-
-def target_label(target: Target) -> str:
-    """The name a user types (or sets KUBESAFE_CONFIRM to) to approve a write."""
-    return target.context or target.cluster or target.server
-
-
-def approval_labels(target: Target, found: Protection) -> tuple[str, ...]:
-    """The names that approve this write (typed, or in KUBESAFE_CONFIRM); the first is asked for.
-
-    When another protected context's rule applies (``--cluster prod`` or
-    ``--server <prod's URL>`` under ``dev``, a ``dev`` context on prod's cluster
-    entry or CA, prod's endpoint seen in another kubeconfig), the write is
-    approved only by naming a protected context lending its rule, even when
-    the context used has rules of its own: protecting ``dev`` must not make
-    ``KUBESAFE_CONFIRM=dev`` approve writes to prod. Only the strictest lenders count.
-    A ``server`` rule on a server reached through ``--server``/``--cluster`` is
-    approved by naming the server.
-    """
-    labels: list[str] = []
-    redirected = target.server_source != "cluster" or target.cluster_source == "--cluster"
-    if redirected and any(rule.kind == "server" for rule in found.rules):
-        labels.append(target.server)
-    # Only the strictest lenders: a weaker protected context must not approve.
-    labels.extend(found.lenders)
-    return tuple(dict.fromkeys(labels)) if labels else (target_label(target),)
-
-
-def approval_label(target: Target, found: Protection) -> str:
-    """The name asked for: the first of ``approval_labels``."""
-    return approval_labels(target, found)[0]
-
-
-_UNPROTECTED = Protection(None, False, NONE, ())
-
-
-def _level_decision(level: str) -> str:
-    if level == NONE:
-        return ALLOW
-    return BLOCK if level == LEVEL_BLOCK else CONFIRM
 
 
 def make_plan(
@@ -331,132 +283,6 @@ def _reach(reading: Reading, *, read_manifests: bool) -> Callable[[str], tuple[s
     return reached
 
 
-class Case(Record):
-    """One reading of an argv, as the decision needs it."""
-
-    __slots__ = ("classification", "namespaces", "overrides", "resolver")
-
-    def __init__(
-        self,
-        overrides: Overrides,
-        classification: Classification,
-        namespaces: Callable[[str], tuple[str, ...] | None],
-        resolver: Callable[[Merged, Overrides], Target] | None = None,
-    ) -> None:
-        self.overrides = overrides
-        self.classification = classification
-        # resolved namespace -> the namespaces the command can change (None: any)
-        self.namespaces = namespaces
-        # (merged kubeconfig, overrides) -> target; None means ``resolve_merged``.
-        self.resolver = resolver
-
-
-class Verdict(Record):
-    """What the policy decides for every reading of one command (kubectl's or helm's)."""
-
-    __slots__ = (
-        "classification",
-        "decision",
-        "decision_reason",
-        "guarded",
-        "overridable",
-        "policy",
-        "protection",
-        "resolve_error",
-        "targets",
-    )
-
-    def __init__(
-        self,
-        classification: Classification,
-        targets: tuple[Target, ...],
-        resolve_error: str | None,
-        policy: Policy | None,
-        protection: Protection,
-        guarded: Target | None,
-        decision: str,
-        decision_reason: str,
-        overridable: bool,
-    ) -> None:
-        self.classification = classification
-        self.targets = targets
-        self.resolve_error = resolve_error
-        self.policy = policy
-        self.protection = protection
-        self.guarded = guarded
-        self.decision = decision
-        self.decision_reason = decision_reason
-        self.overridable = overridable
-
-
-def judge(
-    cases: list[Case],
-    resolve_error: str | None,
-    *,
-    exhaustive: bool,
-    uncertain_flags: tuple[str, ...],
-    env: Mapping[str, str],
-    index: FileIndex,
-) -> Verdict:
-    """Resolve every reading's target, apply the policy, and decide (strictest wins)."""
-    classification = strictest([case.classification for case in cases])
-    targets: list[Target] = []
-    policy: Policy | None = None
-    best: tuple[Protection, Target | None] = (_UNPROTECTED, None)
-    if classification.category != LOCAL:
-        for case in cases:
-            misses = index.misses
-            try:
-                merged = load_merged(case.overrides, env, index)
-                if case.resolver is None:
-                    target = resolve_merged(merged, case.overrides, env)
-                else:
-                    target = case.resolver(merged, case.overrides)
-            except ResolveError as exc:
-                resolve_error = resolve_error or str(exc)
-                continue
-            if target not in targets:
-                targets.append(target)
-            if policy is None:
-                policy = load_policy(env, index)
-            if index.misses > misses:
-                # Slow path: a file was parsed again, so its protected contexts may be new.
-                protected_endpoints.refresh(policy, merged, index)
-                protected_endpoints.refresh_defaults(policy, env, index, merged.files)
-            found = protection(
-                policy,
-                target,
-                mutating=case.classification.mutating,
-                destructive=case.classification.destructive,
-                namespaces=_bind(case.namespaces, target.namespace),
-                endpoints=endpoint_rules(policy, merged, target, index),
-            )
-            if found.protected:
-                protected_endpoints.remember(policy, merged, target, index)
-            if _outranks(found, best[0]):
-                best = (found, target)
-    decision, reason, overridable = _decide(
-        classification, resolve_error, exhaustive, uncertain_flags, policy, best[0]
-    )
-    return Verdict(
-        classification=classification,
-        targets=tuple(targets),
-        resolve_error=resolve_error,
-        policy=policy,
-        protection=best[0],
-        guarded=best[1],
-        decision=decision,
-        decision_reason=reason,
-        overridable=overridable and best[1] is not None,
-    )
-
-
-def _bind(
-    reach: Callable[[str], tuple[str, ...] | None], namespace: str
-) -> Callable[[], tuple[str, ...] | None]:
-    return lambda: reach(namespace)
-
-
 def _with_kuberc(
     argv: list[str] | tuple[str, ...],
     raw: ParsedArgs,
@@ -529,35 +355,3 @@ def kubectl_minor(choice: Choice) -> int | None:
     return found.minor if found is not None and found.major == 1 else None
 
 
-def _outranks(candidate: Protection, current: Protection) -> bool:
-    if candidate.level != current.level:
-        return level_rank(candidate.level) > level_rank(current.level)
-    return candidate.protected and not current.protected
-
-
-def _decide(
-    classification: Classification,
-    resolve_error: str | None,
-    exhaustive: bool,
-    uncertain_flags: tuple[str, ...],
-    policy: Policy | None,
-    found: Protection,
-) -> tuple[str, str, bool]:
-    what = f"{classification.category}: {classification.reason}"
-    if not classification.mutating:
-        return ALLOW, what, False
-    if resolve_error is not None:
-        return BLOCK, f"cannot tell where this write goes: {resolve_error}", False
-    if policy is not None and policy.error is not None:
-        return BLOCK, f"{policy.error}; writes are refused until it is fixed", False
-    if not exhaustive:
-        unknown = " ".join(uncertain_flags)
-        reason = f"too many flags kubesafe does not know ({unknown}) to tell where this goes"
-        return BLOCK, reason, False
-    decision = _level_decision(found.level)
-    if decision == ALLOW:
-        protected = "protected target allows it" if found.protected else "target is not protected"
-        return ALLOW, f"{what}; {protected}", False
-    source = found.deciding.source if found.deciding else "policy"
-    environment = found.environment or "protected"
-    return decision, f"{what}; {environment} target, level {found.level} (rule: {source})", True

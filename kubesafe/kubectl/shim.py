@@ -10,6 +10,8 @@ from __future__ import annotations
 import os
 import sys
 
+from kubesafe.execute import EXIT_ERROR, EXIT_NOT_FOUND, EXIT_REFUSED, exec_kubectl
+from kubesafe.execute import report as _error
 from kubesafe.kubectl.locate import (
     DEPTH_VARIABLE,
     NO_KUBECTL,
@@ -20,237 +22,12 @@ from kubesafe.kubectl.locate import (
 
 TYPE_CHECKING = False  # typing costs an import on the hot path; mypy treats this as True
 if TYPE_CHECKING:
-    from collections.abc import Callable, Mapping
-    from typing import Protocol
+    from collections.abc import Mapping
 
-    from kubesafe.confirm import Question
-    from kubesafe.kubeconfig.resolve import Target
+    from kubesafe.approval import Shown
     from kubesafe.kubectl.args import ParsedArgs
-    from kubesafe.kubectl.classify import Classification
     from kubesafe.kubectl.plan import Plan
-    from kubesafe.policy import Protection
 
-    class Judged(Protocol):
-        """What the confirmation path needs from a kubectl Plan or a helm HelmPlan."""
-
-        @property
-        def argv(self) -> tuple[str, ...]: ...
-        @property
-        def classification(self) -> Classification: ...
-        @property
-        def targets(self) -> tuple[Target, ...]: ...
-        @property
-        def target(self) -> Target | None: ...
-        @property
-        def guarded(self) -> Target | None: ...
-        @property
-        def protection(self) -> Protection: ...
-        @property
-        def level(self) -> str: ...
-        @property
-        def decision(self) -> str: ...
-        @property
-        def decision_reason(self) -> str: ...
-        @property
-        def overridable(self) -> bool: ...
-
-
-EXIT_ERROR = 1
-# kubesafe refused or the user declined; distinct from kubectl's own failures.
-EXIT_REFUSED = 3
-EXIT_NOT_FOUND = 127
-CONFIRM_VARIABLE = "KUBESAFE_CONFIRM"
-
-# --kube-token is helm's bearer token flag.
-_SECRET_FLAGS = ("--token", "--password", "--kube-token")
-
-
-def _error(message: str) -> None:
-    sys.stderr.write(f"kubesafe: {message}\n")
-    sys.stderr.flush()
-
-
-def redact(argv: tuple[str, ...]) -> list[str]:
-    """argv for the audit log, without bearer tokens or passwords."""
-    redacted: list[str] = []
-    hide_next = False
-    for arg in argv:
-        if hide_next:
-            redacted.append("REDACTED")
-            hide_next = False
-            continue
-        if arg == "--":
-            redacted.append(arg)
-            hide_next = False
-            continue
-        name, eq, _ = arg.partition("=")
-        normalized = name.replace("_", "-")
-        if normalized in _SECRET_FLAGS:
-            redacted.append(f"{name}=REDACTED" if eq else arg)
-            hide_next = not eq
-            continue
-        redacted.append(arg)
-    return redacted
-
-
-def _audit(
-    plan: Judged, decision: str, reason: str, extra: Mapping[str, object] | None = None
-) -> None:
-    """``extra``: more fields for the entry (helm adds program, release and chart)."""
-    from kubesafe.audit import record
-
-    target = plan.guarded or plan.target
-    problem = record(
-        {
-            **(extra or {}),
-            "decision": decision,
-            "reason": reason,
-            "context": target.context if target else None,
-            "cluster": target.cluster if target else None,
-            "server": target.server if target else None,
-            "namespace": target.namespace if target else None,
-            "environment": plan.protection.environment,
-            "level": plan.level,
-            "class": plan.classification.category,
-            "argv": redact(plan.argv),
-        }
-    )
-    if problem:
-        _error(problem)
-
-
-class Shown:
-    """A preview as the confirmation path takes it: text, and the level it asks for."""
-
-    __slots__ = ("level", "objects", "reasons", "summary", "text")
-
-    def __init__(
-        self,
-        text: str,
-        level: str | None = None,
-        reasons: tuple[str, ...] = (),
-        summary: dict[str, object] | None = None,
-        objects: tuple[str, ...] = (),
-    ) -> None:
-        self.text = text
-        # Every object the preview found the write reaching (kind/namespace/name).
-        self.objects = objects
-        # The level the blast radius raises the question to (None: unchanged).
-        self.level = level
-        self.reasons = reasons
-        # What the audit log records of the preview.
-        self.summary = summary
-
-
-def _approve(
-    plan: Judged,
-    env: Mapping[str, str],
-    program: str = "kubectl",
-    details: tuple[tuple[str, str], ...] = (),
-    preview: Callable[[], str | Shown] | None = None,
-) -> tuple[bool, str]:
-    """Whether a protected write may go ahead; audits the outcome.
-
-    ``details``: extra banner rows (helm: release, chart). ``preview``: text (or a
-    ``Shown``, which may raise the level) shown on the terminal before the
-    question, computed only when there is one to ask.
-    """
-    from kubesafe.kubectl.plan import BLOCK, approval_labels
-
-    extra: dict[str, object] | None = (
-        {"program": program, **dict(details)} if program != "kubectl" else None
-    )
-    target = plan.guarded
-    if target is None or not plan.overridable:
-        # Unresolvable target, broken policy, unparseable argv: no override helps.
-        _audit(plan, "refused", plan.decision_reason, extra)
-        return False, f"refusing to run {program}: {plan.decision_reason}"
-    labels = approval_labels(target, plan.protection)
-    label = labels[0]
-    from kubesafe.agents import agent_marker
-
-    agent = agent_marker(env)
-    if agent is not None:
-        # An agent can type an answer into a pseudo-terminal or set the override.
-        _audit(plan, "refused", f"coding agent session ({agent})", extra)
-        return False, (
-            f"refusing a {plan.classification.category} command on "
-            f"{plan.protection.environment} target {label!r}: this session shows a coding agent "
-            f"({agent}), and an agent can answer a confirmation. Run it from your own terminal"
-        )
-    override = env.get(CONFIRM_VARIABLE, "")
-    if override and override in labels and len(plan.targets) == 1:
-        _audit(plan, "allowed", f"{CONFIRM_VARIABLE}={override}", extra)
-        return True, ""
-    if plan.decision == BLOCK:
-        _audit(plan, "refused", plan.decision_reason, extra)
-        return False, (
-            f"refusing to run {program}: {plan.decision_reason}. "
-            f"Only {CONFIRM_VARIABLE}={label} lets this through."
-        )
-    from kubesafe.confirm import Question, ask, open_terminal
-
-    terminal = open_terminal()
-    if terminal is None:
-        _audit(plan, "refused", "no terminal to confirm on", extra)
-        return False, (
-            f"refusing a {plan.classification.category} command on "
-            f"{plan.protection.environment} target {label!r} without a terminal to confirm on. "
-            "To approve writes to this "
-            f"context only, set {CONFIRM_VARIABLE}={label}"
-        )
-    question = Question(
-        environment=plan.protection.environment or "protected",
-        context=target.context,
-        cluster=target.cluster,
-        server=target.server,
-        namespace=target.namespace,
-        argv=plan.argv,
-        category=plan.classification.category,
-        reason=plan.classification.reason,
-        level=plan.level,
-        label=label,
-        alternatives=tuple(
-            f"{t.context or t.server} ns {t.namespace}" for t in plan.targets if t != target
-        ),
-        program=program,
-        details=details,
-    )
-    level = plan.level
-    reasons: tuple[str, ...] = ()
-    try:
-        if preview is not None:
-            shown = preview()
-            shown = shown if isinstance(shown, Shown) else Shown(shown)
-            terminal.write(shown.text)
-            if shown.summary is not None:
-                extra = {**(extra or {}), "preview": shown.summary}
-            if shown.level is not None and shown.level != level:
-                from dataclasses import replace
-
-                level, reasons = shown.level, shown.reasons
-                question = replace(question, level=level)
-                terminal.write("".join(f"Asking harder: {why}\n" for why in reasons))
-        approved = level != BLOCK and ask(terminal, question, env)
-    finally:
-        terminal.close()
-    if level == BLOCK:
-        _audit(plan, "refused", f"blast radius: {'; '.join(reasons)}", extra)
-        return False, (
-            f"refusing to run {program}: the policy blocks a write this big. "
-            f"Only {CONFIRM_VARIABLE}={label} lets this through."
-        )
-    _audit(plan, "confirmed" if approved else "declined", f"asked ({level})", extra)
-    return approved, "" if approved else _not_confirmed(question, program)
-
-
-def _not_confirmed(question: Question, program: str) -> str:
-    if question.level == "typed":
-        return (
-            f"not confirmed: the answer had to be {question.label!r}, typed exactly; "
-            f"{program} was not run"
-        )
-    return f"not confirmed: only y or yes proceeds; {program} was not run"
 
 
 def run(argv: list[str], env: Mapping[str, str] | None = None) -> int:
@@ -269,20 +46,25 @@ def run(argv: list[str], env: Mapping[str, str] | None = None) -> int:
     if local is not None:
         environment[DEPTH_VARIABLE] = str(depth)
         return exec_kubectl(local, argv, environment)
-    from kubesafe.kubectl.plan import ALLOW, make_plan
+    from kubesafe.kubectl.plan import make_plan
+    from kubesafe.verdict import ALLOW
 
     plan = make_plan(argv, environment, parsed=parsed)
     if plan.kubectl_dependent and plan.choice.stale and plan.target is not None:
         plan = _replanned(plan, argv, environment)
     if plan.decision != ALLOW:
-        approved, message = _approve(
+        from kubesafe.approval import approve
+
+        approved, message = approve(
             plan, environment, preview=lambda: blast_preview(plan, environment)
         )
         if not approved:
             _error(message)
             return EXIT_REFUSED
     elif plan.classification.mutating and plan.protection.protected:
-        _audit(plan, "allowed", plan.decision_reason)
+        from kubesafe.approval import audit_decision
+
+        audit_decision(plan, "allowed", plan.decision_reason)
     kubectl = _ensure_kubectl(plan, environment)
     if kubectl is None:
         return EXIT_NOT_FOUND
@@ -292,6 +74,7 @@ def run(argv: list[str], env: Mapping[str, str] | None = None) -> int:
 
 def blast_preview(plan: Plan, env: dict[str, str]) -> Shown:
     """What the write will do, and the level its size asks for (slow path: a human waits)."""
+    from kubesafe.approval import Shown
     from kubesafe.kubectl.escalate import escalate, settings
     from kubesafe.kubectl.preview import preview
 
@@ -316,7 +99,8 @@ def _local_kubectl(argv: list[str], parsed: ParsedArgs, env: dict[str, str]) -> 
     command that would create an entry in a terminal's own kubeconfig gets
     ``KUBECONFIG`` without that file (``env`` is changed in place).
     """
-    from kubesafe.kubectl.classify import LOCAL, classify
+    from kubesafe.classification import LOCAL
+    from kubesafe.kubectl.classify import classify
 
     readings = parsed.readings
     if any(classify(reading).category != LOCAL for reading in readings):
@@ -393,32 +177,3 @@ def _chatty(env: Mapping[str, str]) -> bool:
     return bool(env.get("KUBESAFE_VERBOSE")) or sys.stderr.isatty()
 
 
-def exec_kubectl(
-    binary: str, argv: list[str], env: dict[str, str], program: str = "kubectl"
-) -> int:
-    """Become kubectl (POSIX) or run it as a child with the same exit status (Windows)."""
-    args = [program, *argv]
-    if os.name != "nt":
-        try:
-            os.execve(binary, args, env)
-        except OSError as exc:
-            _error(f"cannot run {binary}: {exc.strerror or exc}")
-            return EXIT_NOT_FOUND
-    return _run_child(binary, args, env)
-
-
-def _run_child(binary: str, args: list[str], env: dict[str, str]) -> int:
-    import signal
-    import subprocess
-
-    # Ctrl+C reaches every process on the console; kubectl handles it, and the
-    # parent only waits so that it can return kubectl's exit status.
-    previous = signal.signal(signal.SIGINT, signal.SIG_IGN)
-    try:
-        process = subprocess.Popen(args, executable=binary, env=env)
-        return process.wait()
-    except OSError as exc:
-        _error(f"cannot run {binary}: {exc.strerror or exc}")
-        return EXIT_NOT_FOUND
-    finally:
-        signal.signal(signal.SIGINT, previous)

@@ -12,8 +12,9 @@ from pathlib import Path
 
 import pytest
 
+from kubesafe.classification import WRITE
 from kubesafe.kubectl.args import parse
-from kubesafe.kubectl.classify import WRITE, classify
+from kubesafe.kubectl.classify import classify
 
 pytestmark = pytest.mark.e2e
 

@@ -8,9 +8,9 @@ from pathlib import Path
 
 import pytest
 
+from kubesafe.classification import READ, strictest
 from kubesafe.helm.args import parse
 from kubesafe.helm.classify import classify
-from kubesafe.kubectl.classify import READ, strictest
 from tests.helm.realenv import KUBESAFE, make_chart, make_env, writes
 from tests.support.fake_apiserver import FakeAPIServer
 from tests.support.kubectl_binaries import helm_binary

@@ -12,7 +12,8 @@ import pytest
 
 from kubesafe.commands.explain import plan_to_json
 from kubesafe.kubeconfig.cache import FileIndex
-from kubesafe.kubectl.plan import ALLOW, BLOCK, CONFIRM, make_plan
+from kubesafe.kubectl.plan import make_plan
+from kubesafe.verdict import ALLOW, BLOCK, CONFIRM
 from tests.support.kubectl_log import kubectl_server
 
 pytestmark = pytest.mark.e2e

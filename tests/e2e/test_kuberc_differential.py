@@ -23,7 +23,8 @@ import pytest
 import yaml
 
 from kubesafe.kubeconfig.cache import FileIndex
-from kubesafe.kubectl.plan import ALLOW, Plan, make_plan
+from kubesafe.kubectl.plan import Plan, make_plan
+from kubesafe.verdict import ALLOW
 from tests.support.fake_apiserver import FakeAPIServer, RecordedRequest
 
 pytestmark = pytest.mark.e2e

@@ -4,8 +4,9 @@ from __future__ import annotations
 
 import pytest
 
+from kubesafe.classification import DESTRUCTIVE, READ, WRITE
 from kubesafe.guard.access import PathError, classify_request
-from kubesafe.kubectl.classify import COMMAND_TABLE, DESTRUCTIVE, READ, WRITE
+from kubesafe.kubectl.classify import COMMAND_TABLE
 
 POD = "/api/v1/namespaces/shop/pods/web-0"
 

@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import pytest
 
+from kubesafe.classification import DESTRUCTIVE, LOCAL, READ, WRITE, strictest
 from kubesafe.helm.args import parse
 from kubesafe.helm.classify import classify, release_and_chart
-from kubesafe.kubectl.classify import DESTRUCTIVE, LOCAL, READ, WRITE, strictest
 
 
 def _category(argv: str) -> str:

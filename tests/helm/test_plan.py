@@ -204,7 +204,7 @@ def test_explain_text_and_unresolvable(env: dict[str, str]) -> None:
 def test_a_server_override_is_approved_by_naming_where_it_goes(
     env: dict[str, str], tmp_path: Path, argv: str, policy: str | None, label: str
 ) -> None:
-    from kubesafe.kubectl.plan import approval_label
+    from kubesafe.verdict import approval_label
 
     if policy is not None:
         write(tmp_path / "policy.yaml", policy)

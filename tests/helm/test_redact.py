@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from kubesafe.kubectl.shim import redact
+from kubesafe.approval import redact
 
 
 def test_kube_token_values_are_redacted() -> None:

@@ -8,10 +8,12 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from kubesafe.classification import DESTRUCTIVE, LOCAL, READ, WRITE
 from kubesafe.kubectl.args import parse
-from kubesafe.kubectl.classify import COMMAND_TABLE, DESTRUCTIVE, LOCAL, READ, WRITE, classify
-from kubesafe.kubectl.plan import ALLOW, BLOCK, CONFIRM, make_plan
+from kubesafe.kubectl.classify import COMMAND_TABLE, classify
+from kubesafe.kubectl.plan import make_plan
 from kubesafe.kubectl.table import COMMANDS
+from kubesafe.verdict import ALLOW, BLOCK, CONFIRM
 from tests.kubeconfigs import kubeconfig, write
 
 R, W, D, L = READ, WRITE, DESTRUCTIVE, LOCAL

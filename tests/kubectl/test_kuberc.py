@@ -10,9 +10,11 @@ import pytest
 from kubesafe.commands.explain import plan_to_json, render_text
 from kubesafe.kubeconfig.cache import FileIndex
 from kubesafe.kubectl import kuberc
+from kubesafe.kubectl.args import parse
 from kubesafe.kubectl.kuberc_decode import decode, go_scalar_tag, split_documents
-from kubesafe.kubectl.plan import ALLOW, BLOCK, CONFIRM, _with_kuberc, make_plan
+from kubesafe.kubectl.plan import _with_kuberc, make_plan
 from kubesafe.kubectl.shim import _local_kubectl
+from kubesafe.verdict import ALLOW, BLOCK, CONFIRM
 
 BETA = "apiVersion: kubectl.config.k8s.io/v1beta1\nkind: Preference\n"
 ALPHA = "apiVersion: kubectl.config.k8s.io/v1alpha1\nkind: Preference\n"
@@ -239,11 +241,13 @@ def test_a_default_to_a_safer_target_counts_only_when_kubectl_reads_it(
 def test_unknown_version_keeps_raw_and_expanded_readings(tmp_path: Path) -> None:
     env = _env(tmp_path, TO_DEV)
     files = FileIndex(str(tmp_path / "index"))
-    both, _ = _with_kuberc(["delete", "pod", "web"], env, files)
+    argv = ["delete", "pod", "web"]
+    raw_reading = parse(argv)
+    both, _ = _with_kuberc(argv, raw_reading, env, files)
     assert [reading.last("context") for reading in both.readings] == ["dev", None]
-    only, _ = _with_kuberc(["delete", "pod", "web"], env, files, 37)
+    only, _ = _with_kuberc(argv, raw_reading, env, files, 37)
     assert [reading.last("context") for reading in only.readings] == ["dev"]
-    raw, _ = _with_kuberc(["delete", "pod", "web"], env, files, 32)
+    raw, _ = _with_kuberc(argv, raw_reading, env, files, 32)
     assert [reading.last("context") for reading in raw.readings] == [None]
 
 
@@ -264,7 +268,7 @@ def test_unreadable_yaml_before_the_used_document_refuses_writes(tmp_path: Path)
 
 
 def test_help_goes_through_the_plan_for_a_help_alias() -> None:
-    assert _local_kubectl(["help", "delete"], {"PATH": ""}) is None
+    assert _local_kubectl(["help", "delete"], parse(["help", "delete"]), {"PATH": ""}) is None
 
 
 def test_repeated_keys_are_strict_errors_but_merge_keys_are_not() -> None:

@@ -12,7 +12,8 @@ import pytest
 from kubesafe.kubectl.args import parse
 from kubesafe.kubectl.classify import namespaces_reached
 from kubesafe.kubectl.manifests import NAMESPACED_KINDS, manifest_namespaces
-from kubesafe.kubectl.plan import ALLOW, CONFIRM, make_plan
+from kubesafe.kubectl.plan import make_plan
+from kubesafe.verdict import ALLOW, CONFIRM
 from tests.kubeconfigs import kubeconfig, write
 
 POD = "apiVersion: v1\nkind: Pod\nmetadata:\n  name: web\n"
