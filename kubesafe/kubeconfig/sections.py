@@ -42,6 +42,8 @@ def parse_sections(content: bytes, memo: dict[bytes, dict[str, Any]]) -> FileDat
     if not safe_bytes(content):
         return None
     lines = content.split(b"\n")
+    if any(line.startswith((b"---", b"...", b"%")) for line in lines):
+        return None  # several documents or a directive: only the full parser splits those
     starts = [i for i, line in enumerate(lines) if line and line[0] not in _CONTINUATION]
     if not starts or any(
         line and line.lstrip(b" ")[:1] not in (b"", b"#") for line in lines[: starts[0]]

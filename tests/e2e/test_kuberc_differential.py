@@ -519,5 +519,7 @@ def test_defaults_match_by_leaf_name(
         [str(kubectl37), *argv], env=env, capture_output=True, text=True, check=True
     ).stdout
     assert shown == ("prod" if applies else "dev")
-    parsed, _ = _with_kuberc(argv, env, FileIndex(str(tmp_path / "index")), 37)
+    from kubesafe.kubectl.args import parse
+
+    parsed, _ = _with_kuberc(argv, parse(argv), env, FileIndex(str(tmp_path / "index")), 37)
     assert parsed.primary.last("context") == ("prod" if applies else None)

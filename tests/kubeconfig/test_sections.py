@@ -101,7 +101,21 @@ def test_a_file_without_current_context_gets_one_appended() -> None:
         b"current-context: a\n  continued\n",  # not one line
         b"contexts: [{name: a}]\ncurrent-context: a\n",  # flow: not the scanner's
         b"---\ncurrent-context: a\n",
+        b"current-context: a\n---\ncurrent-context: b\n",  # a second document
+        b"%YAML 1.1\n---\ncurrent-context: a\n",
     ],
 )
 def test_anything_else_is_left_to_the_surgery(content: bytes) -> None:
     assert replace_current_context(content, "b", {}) is None
+
+
+@pytest.mark.parametrize(
+    "content",
+    [
+        b"current-context: a\n---\ncurrent-context: b\n",
+        b"current-context: a\n...\n---\nclusters: []\n",
+        b"%YAML 1.1\n---\ncurrent-context: a\n",
+    ],
+)
+def test_several_documents_are_left_to_the_full_parser(content: bytes) -> None:
+    assert parse_sections(content, {}) is None
