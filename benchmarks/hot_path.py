@@ -22,6 +22,7 @@ Nothing is pinned with KUBESAFE_KUBECTL: the kubectl is chosen as for a user.
 from __future__ import annotations
 
 import argparse
+import base64
 import os
 import sys
 import tempfile
@@ -60,7 +61,10 @@ def make_world(directory: Path) -> dict[str, str]:
                 "name": f"cluster-{i}",
                 "cluster": {
                     "server": f"https://10.0.{i // 250}.{i % 250}:6443",
-                    "certificate-authority-data": "Q0E=" * 200,
+                    # One CA per cluster: entries sharing a CA are one cluster to kubesafe.
+                    "certificate-authority-data": base64.b64encode(
+                        f"CA {i} ".encode() * 60
+                    ).decode(),
                 },
             }
             for i in range(CONTEXTS)
