@@ -49,6 +49,8 @@ SELECTION_CHUNK = 500
 NAMES_SHOWN = 8
 FIELDS_SHOWN = 8
 MAX_NAMESPACES = 5
+# One proxied answer larger than this is not read (a LIST page of 500 is far smaller).
+MAX_BODY = 64 << 20
 
 # Global flags that decide the target and credentials; passed on to every read.
 _TARGET_FLAGS = tuple(
@@ -176,7 +178,8 @@ class _ReadOnlyAPI:
             time.sleep(0.005)
 
     def get(self, path: str, budget: _Budget) -> dict[str, Any] | None:
-        """The JSON at ``path``; None for 404."""
+        """The JSON object at ``path``; None for 404."""
+        where = path.split("?")[0]
         connection = http.client.HTTPConnection("localhost", timeout=budget.remaining())
         sock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
         sock.settimeout(budget.remaining())
@@ -185,21 +188,23 @@ class _ReadOnlyAPI:
             connection.sock = sock
             connection.request("GET", path, headers={"Accept": "application/json"})
             response = connection.getresponse()
-            body = response.read()
+            body = _read_body(response, sock, budget, where)
         except TimeoutError:
             raise Unavailable(f"no answer within {budget.seconds:g} s") from None
-        except OSError as exc:
-            raise Unavailable(f"cannot read from the API server: {exc}") from None
+        except (OSError, http.client.HTTPException) as exc:
+            raise Unavailable(f"cannot read from the API server: {exc!r}") from None
         finally:
             connection.close()
         if response.status == 404:
             return None
         if response.status != 200:
-            raise Unavailable(f"GET {path.split('?')[0]} answered {response.status}")
+            raise Unavailable(f"GET {where} answered {response.status}")
         try:
-            document: dict[str, Any] = json.loads(body)
+            document = json.loads(body)
         except ValueError:
-            raise Unavailable(f"GET {path.split('?')[0]} did not answer JSON") from None
+            raise Unavailable(f"GET {where} did not answer JSON") from None
+        if not isinstance(document, dict):
+            raise Unavailable(f"GET {where} did not answer a JSON object")
         return document
 
     def list(self, path: str, budget: _Budget, query: str = "") -> tuple[list[Any], int]:
@@ -208,12 +213,19 @@ class _ReadOnlyAPI:
         document = self.get(f"/{path}?limit={LIST_LIMIT}{separator}{query}", budget)
         if document is None:
             return [], 0
-        items = list(document.get("items") or [])
+        items = document.get("items") or []
         metadata = document.get("metadata") or {}
-        remaining = int(metadata.get("remainingItemCount") or 0)
+        remaining = metadata.get("remainingItemCount", 0) if isinstance(metadata, dict) else None
+        if (
+            not isinstance(items, list)
+            or not all(isinstance(item, dict) for item in items)
+            or not isinstance(remaining, int)
+            or isinstance(remaining, bool)
+        ):
+            raise Unavailable(f"GET /{path} did not answer a list of objects")
         if metadata.get("continue") and not remaining:
             remaining = 1  # more exist, the server did not say how many
-        return items, remaining
+        return list(items), max(remaining, 0)
 
     def resource(self, api_version: str, kind: str, budget: _Budget) -> tuple[str, bool] | None:
         """(LIST path prefix, namespaced) for a kind, from discovery."""
@@ -237,6 +249,24 @@ class _ReadOnlyAPI:
         if self.process.stderr is not None:
             self.process.stderr.close()
         shutil.rmtree(self.directory, ignore_errors=True)
+
+
+def _read_body(
+    response: http.client.HTTPResponse, sock: socket.socket, budget: _Budget, where: str
+) -> bytes:
+    """The whole body, within the budget and MAX_BODY: a server that trickles an endless
+    answer is cut off at the deadline, not when it stops sending."""
+    chunks: list[bytes] = []
+    size = 0
+    while True:
+        sock.settimeout(budget.remaining())
+        chunk = response.read1(65536)
+        if not chunk:
+            return b"".join(chunks)
+        size += len(chunk)
+        if size > MAX_BODY:
+            raise Unavailable(f"GET {where} answered more than {MAX_BODY >> 20} MiB")
+        chunks.append(chunk)
 
 
 class _Context:

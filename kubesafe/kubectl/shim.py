@@ -299,7 +299,15 @@ def blast_preview(plan: Plan, env: dict[str, str]) -> Shown:
     if kubectl is None or target is None:
         level, reasons = escalate(plan.level, reading, None, rules)
         return Shown("Preview unavailable: no kubectl to read with\n", level, reasons)
-    result = preview(reading, plan.parsed.argv, kubectl, env, target.namespace, rules["timeout"])
+    try:
+        result = preview(
+            reading, plan.parsed.argv, kubectl, env, target.namespace, rules["timeout"]
+        )
+    except Exception as exc:  # whatever the server sent, the question is still asked
+        message = str(exc).splitlines()[0][:120] if str(exc) else ""
+        text = f"Preview unavailable: unexpected answer ({type(exc).__name__}: {message})\n"
+        level, reasons = escalate(plan.level, reading, None, rules)
+        return Shown(text, level, reasons, {"unavailable": text.strip()})
     level, reasons = escalate(plan.level, reading, result.blast, rules)
     objects = result.blast.refs() if result.blast is not None else ()
     return Shown(result.text, level, reasons, result.summary(), objects)

@@ -546,3 +546,64 @@ def test_a_no_execute_taint_names_the_node_and_its_pods(
     ]
     assert len(on_node) >= 3
     assert f"node node-1: NoExecute evicts those of its {len(on_node)} pod(s)" in text
+
+
+def _pod_lists(prefix: str, response: FakeResponse) -> Any:
+    """An interceptor for the preview's own LISTs of pods (kubectl get reads by name)."""
+    return lambda request: (
+        response
+        if request.prefix == prefix and request.resource == "pods" and request.name is None
+        else None
+    )
+
+
+@pytest.mark.parametrize(
+    "body",
+    [
+        [1, 2],
+        {"items": [{"metadata": "x"}]},
+        {"items": [], "metadata": {"remainingItemCount": "9"}},
+    ],
+    ids=["not-an-object", "garbage-item", "garbage-count"],
+)
+def test_a_garbage_answer_gives_preview_unavailable_and_still_asks(
+    env: dict[str, str], apiserver: FakeAPIServer, body: Any
+) -> None:
+    remove = apiserver.intercept(_pod_lists(env["prefix"], FakeResponse(body=body)))
+    try:
+        child = _spawn(env, "delete deployment api")
+        child.expect("Preview unavailable: ")
+        child.expect("Type prod to proceed")
+        before = child.before
+        child.sendline("")
+        child.expect(pexpect.EOF)
+        child.close()
+    finally:
+        remove()
+    assert "Traceback" not in before
+    assert child.exitstatus == 3
+    assert apiserver.get_object(env["prefix"], "deployments", "shop", "api") is not None
+
+
+def test_a_server_that_trickles_its_answer_is_cut_off_at_the_budget(
+    env: dict[str, str], apiserver: FakeAPIServer
+) -> None:
+    """Every chunk arrives well within the budget; the whole answer never does."""
+    Path(env["KUBESAFE_CONFIG"]).write_text(
+        "rules:\n  - context: prod\nblast-radius:\n  timeout: 1\n"
+    )
+    body = {"kind": "PodList", "apiVersion": "v1", "metadata": {}, "items": [], "x": "y" * 400_000}
+    trickle = FakeResponse(body=body, drip_interval=0.3)
+    remove = apiserver.intercept(_pod_lists(env["prefix"], trickle))
+    try:
+        started = time.monotonic()
+        child = _spawn(env, "delete deployment api")
+        child.expect(r"Preview unavailable: no answer within 1 s")
+        child.expect("Type prod to proceed")
+        elapsed = time.monotonic() - started
+        child.sendline("")
+        child.expect(pexpect.EOF)
+        child.close()
+    finally:
+        remove()
+    assert elapsed < 1.0 + 3.0, elapsed
