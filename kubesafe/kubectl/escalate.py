@@ -80,6 +80,13 @@ def escalate(
     if deleting and (types & NAMESPACE_TYPES or namespaces):
         named = ", ".join(namespaces) if namespaces else "a namespace"
         raise_to("namespace-delete", f"deletes {named} and everything in it")
+    if deleting and blast is None and (reading.has("filename") or reading.has("kustomize")):
+        # kubectl reads the manifests, kubesafe could not: a Namespace or a PVC in them
+        # is as likely as in a name on the command line, and no preview says otherwise.
+        raise_to(
+            "namespace-delete",
+            "deletes what its manifests name, and no preview rules out a namespace or a volume",
+        )
     volumes = blast.volumes if blast is not None else []
     if (deleting and types & VOLUME_TYPES) or volumes:
         raise_to("volumes", "reaches persistent volumes" + (f": {volumes[0]}" if volumes else ""))

@@ -607,3 +607,47 @@ def test_a_server_that_trickles_its_answer_is_cut_off_at_the_budget(
     finally:
         remove()
     assert elapsed < 1.0 + 3.0, elapsed
+
+
+def _namespace_manifest(tmp_path: Path) -> Path:
+    manifest = tmp_path / "ns.yaml"
+    manifest.write_text("apiVersion: v1\nkind: Namespace\nmetadata:\n  name: shop\n")
+    return manifest
+
+
+def test_a_namespace_deleted_through_a_manifest_asks_harder(
+    env: dict[str, str], apiserver: FakeAPIServer, tmp_path: Path
+) -> None:
+    _staging(env)
+    report = explain_preview(env, ["delete", "-f", str(_namespace_manifest(tmp_path))])
+    assert report["level"] == "confirm"
+    assert report["level_after_preview"] == "typed"
+    assert "namespace shop holds:" in report["preview_text"]
+
+
+def test_a_manifest_delete_without_a_preview_asks_harder(
+    env: dict[str, str], apiserver: FakeAPIServer, tmp_path: Path
+) -> None:
+    """The server is too slow to read the manifest's objects: a namespace cannot be ruled out."""
+    _staging(env, "blast-radius:\n  timeout: 0.5\n")
+    prefix = env["prefix"]
+    remove = apiserver.intercept(
+        lambda request: (
+            FakeResponse(status=200, body={"kind": "Status"}, delay=3.0)
+            if request.prefix == prefix and request.method == "GET" and request.resource
+            else None
+        )
+    )
+    try:
+        child = _spawn(env, f"delete -f {_namespace_manifest(tmp_path)}")
+        child.expect("Preview unavailable: ")
+        child.expect("Asking harder: deletes what its manifests name")
+        child.expect("Type prod to proceed")
+        child.sendline("y")
+        child.expect("not confirmed")
+        child.expect(pexpect.EOF)
+        child.close()
+    finally:
+        remove()
+    assert child.exitstatus == 3
+    assert writes(apiserver, prefix) == []
