@@ -556,8 +556,21 @@ def _rollout(context: _Context) -> Preview:
 
 
 def _with_dry_run(context: _Context, extra: list[str]) -> list[str]:
+    """The user's command with ``--dry-run=server`` added, if every reading of it is a read.
+
+    A flag kubesafe does not know may take a value in this kubectl: ``--new-flag``
+    last on the line would then swallow the appended ``--dry-run=server`` and the
+    "dry run" would write. Every reading must be a read, not just the likeliest.
+    """
     args = [*context.argv, "--dry-run=server", *extra]
-    reading = parse(args).primary
+    parsed = parse(args)
+    if parsed.ambiguous or not parsed.exhaustive:
+        unknown = " ".join(parsed.uncertain_flags)
+        raise Unavailable(f"a flag kubesafe does not know ({unknown}) could swallow --dry-run")
+    if context.reading.error is not None:
+        # "-n" last on the line would take --dry-run=server as its value.
+        raise Unavailable(f"kubectl will refuse this command line ({context.reading.error})")
+    reading = parsed.primary
     if classify(reading).mutating:
         raise Unavailable(f"kubectl {' '.join(reading.command)} has no server dry run")
     return args

@@ -651,3 +651,48 @@ def test_a_manifest_delete_without_a_preview_asks_harder(
         remove()
     assert child.exitstatus == 3
     assert writes(apiserver, prefix) == []
+
+
+def test_a_flag_unknown_to_kubesafe_cannot_swallow_the_preview_s_dry_run(
+    env: dict[str, str], apiserver: FakeAPIServer, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A kubectl newer than kubesafe's flag table: ``--field-manager`` stands for a flag
+    kubesafe does not know yet. Last on the line, real kubectl gives it the next word,
+    so ``... --field-manager --dry-run=server`` would be a real apply."""
+    from kubesafe.kubectl import table
+    from kubesafe.kubectl.args import parse
+    from kubesafe.kubectl.preview import preview
+
+    local, short = table.COMMANDS["apply"]
+    monkeypatch.setitem(
+        table.COMMANDS, "apply", ({k: v for k, v in local.items() if k != "field-manager"}, short)
+    )
+    manifest = tmp_path / "cm.json"
+    manifest.write_text(
+        json.dumps(
+            {
+                "apiVersion": "v1",
+                "kind": "ConfigMap",
+                "metadata": {"name": "sneak", "namespace": "shop"},
+            }
+        )
+    )
+    argv = ("apply", "-f", str(manifest), "--field-manager")
+    parsed = parse(argv)
+    assert parsed.ambiguous  # kubesafe cannot tell whether --field-manager takes a value
+    apiserver.clear()
+    result = preview(parsed.primary, argv, env["KUBESAFE_KUBECTL"], _environ(env), "shop", 10.0)
+    assert writes(apiserver, env["prefix"]) == []
+    assert apiserver.get_object(env["prefix"], "configmaps", "shop", "sneak") is None
+    assert result.unavailable is not None and "could swallow --dry-run" in result.unavailable
+
+
+def test_an_ambiguous_command_line_gets_no_preview_from_one_of_its_readings(
+    env: dict[str, str], apiserver: FakeAPIServer
+) -> None:
+    """``--no-such-flag`` may take ``--namespace=team`` as its value or not: the preview
+    would read one reading's namespace (or cluster) while the question judged another."""
+    apiserver.clear()
+    report = explain_preview(env, ["delete", "deploy", "api", "--no-such-flag", "--namespace=team"])
+    assert report["preview_text"].startswith("Preview unavailable: kubesafe reads this")
+    assert [r for r in apiserver.requests if r.prefix == env["prefix"]] == []
