@@ -22,8 +22,10 @@ import http.client
 import json
 import os
 import shutil
+import signal
 import socket
 import subprocess
+import sys
 import tempfile
 import time
 from collections.abc import Mapping
@@ -145,6 +147,14 @@ class _Budget:
         return left
 
 
+def _die_with_parent() -> None:
+    """Linux: the proxy gets SIGTERM when kubesafe dies, even by SIGKILL or a closed
+    terminal's SIGHUP, instead of serving the user's credentials on until reboot."""
+    import ctypes
+
+    ctypes.CDLL(None, use_errno=True).prctl(1, signal.SIGTERM)  # PR_SET_PDEATHSIG
+
+
 class _ReadOnlyAPI:
     """``kubectl proxy`` on a private Unix socket that refuses every method but GET."""
 
@@ -165,6 +175,7 @@ class _ReadOnlyAPI:
             stdin=subprocess.DEVNULL,
             stdout=subprocess.DEVNULL,
             stderr=subprocess.PIPE,
+            preexec_fn=_die_with_parent if sys.platform.startswith("linux") else None,
         )
         self._resources: dict[str, dict[str, tuple[str, bool]]] = {}
 

@@ -696,3 +696,74 @@ def test_an_ambiguous_command_line_gets_no_preview_from_one_of_its_readings(
     report = explain_preview(env, ["delete", "deploy", "api", "--no-such-flag", "--namespace=team"])
     assert report["preview_text"].startswith("Preview unavailable: kubesafe reads this")
     assert [r for r in apiserver.requests if r.prefix == env["prefix"]] == []
+
+
+def _children(parent: int) -> list[tuple[int, list[bytes]]]:
+    found = []
+    for entry in os.listdir("/proc"):
+        if not entry.isdigit():
+            continue
+        try:
+            stat = Path(f"/proc/{entry}/stat").read_text()
+            argv = Path(f"/proc/{entry}/cmdline").read_bytes().split(b"\0")
+        except OSError:
+            continue
+        if int(stat[stat.rfind(")") + 2 :].split()[1]) == parent:
+            found.append((int(entry), argv))
+    return found
+
+
+def _preview_proxies(parent: int) -> list[tuple[int, str]]:
+    """(pid, socket path) of the preview's ``kubectl proxy`` children of ``parent``."""
+    found = []
+    for pid, argv in _children(parent):
+        sockets = [a.decode() for a in argv if a.startswith(b"--unix-socket=")]
+        if b"proxy" in argv and sockets:
+            found.append((pid, sockets[0].split("=", 1)[1]))
+    return found
+
+
+@pytest.mark.skipif(not sys.platform.startswith("linux"), reason="PR_SET_PDEATHSIG is Linux's")
+def test_the_preview_s_proxy_is_private_and_dies_with_kubesafe(
+    env: dict[str, str], apiserver: FakeAPIServer
+) -> None:
+    """kubesafe killed mid-preview (SIGKILL: no finally runs) leaves no proxy serving
+    the user's credentials; while it runs, only its owner can reach the socket."""
+    Path(env["KUBESAFE_CONFIG"]).write_text(
+        "rules:\n  - context: prod\nblast-radius:\n  timeout: 20\n"
+    )
+    hold = FakeResponse(status=200, body={"kind": "PodList", "items": []}, delay=15.0)
+    remove = apiserver.intercept(_pod_lists(env["prefix"], hold))
+    # The shell stays the session leader, as in a terminal: killing kubesafe alone
+    # sends no SIGHUP to the proxy.
+    child = pexpect.spawn(
+        "/bin/bash",
+        ["-c", f"{KUBESAFE} kubectl delete deployment api; sleep 30"],
+        env=_environ(env),
+        timeout=30,
+    )
+    try:
+        deadline = time.monotonic() + 15
+        proxies: list[tuple[int, str]] = []
+        kubesafe = 0
+        while not proxies and time.monotonic() < deadline:
+            time.sleep(0.05)
+            kubesafe = next((pid for pid, _ in _children(child.pid)), 0)
+            proxies = [p for p in _preview_proxies(kubesafe) if os.path.exists(p[1])]
+        assert proxies, "no preview proxy seen"
+        [(proxy, socket_path)] = proxies
+        assert os.stat(os.path.dirname(socket_path)).st_mode & 0o077 == 0
+        os.kill(kubesafe, 9)
+        deadline = time.monotonic() + 10
+        while os.path.exists(f"/proc/{proxy}") and time.monotonic() < deadline:
+            status = Path(f"/proc/{proxy}/stat").read_text().split(")")[-1].split()[0]
+            if status == "Z":
+                break  # dead, waiting for init to reap it
+            time.sleep(0.05)
+        gone = not os.path.exists(f"/proc/{proxy}") or status == "Z"
+    finally:
+        remove()
+        child.close(force=True)
+        for pid, _ in _preview_proxies(1):
+            os.kill(pid, 9)
+    assert gone, "the preview's kubectl proxy outlived kubesafe"
