@@ -487,8 +487,13 @@ def _parallel(api: _ReadOnlyAPI, budget: _Budget, paths: list[str]) -> list[tupl
     """LIST pages of several paths at once (each an HTTP round trip through the proxy)."""
     from concurrent.futures import ThreadPoolExecutor
 
-    with ThreadPoolExecutor(max_workers=8) as pool:
+    pool = ThreadPoolExecutor(max_workers=8)
+    try:
         return list(pool.map(lambda path: api.list(path, budget), paths))
+    finally:
+        # Ctrl+C or an error: do not wait here for the other reads; closing the proxy
+        # (preview's finally) ends them.
+        pool.shutdown(wait=False, cancel_futures=True)
 
 
 def _kind_of(plural: str) -> str:

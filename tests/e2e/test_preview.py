@@ -767,3 +767,42 @@ def test_the_preview_s_proxy_is_private_and_dies_with_kubesafe(
         for pid, _ in _preview_proxies(1):
             os.kill(pid, 9)
     assert gone, "the preview's kubectl proxy outlived kubesafe"
+
+
+def test_ctrl_c_during_the_preview_declines_and_leaves_nothing_behind(
+    env: dict[str, str], apiserver: FakeAPIServer, tmp_path: Path
+) -> None:
+    Path(env["KUBESAFE_CONFIG"]).write_text(
+        "rules:\n  - context: prod\nblast-radius:\n  timeout: 20\n"
+    )
+    scratch = tmp_path / "scratch"
+    scratch.mkdir()
+    hold = FakeResponse(status=200, body={"kind": "PodList", "items": []}, delay=15.0)
+    remove = apiserver.intercept(_pod_lists(env["prefix"], hold))
+    child = pexpect.spawn(
+        KUBESAFE,
+        ["kubectl", "delete", "deployment", "api"],
+        env={**_environ(env), "TMPDIR": str(scratch)},
+        timeout=30,
+        encoding="utf-8",
+    )
+    try:
+        deadline = time.monotonic() + 15
+        while not _preview_proxies(child.pid) and time.monotonic() < deadline:
+            time.sleep(0.05)
+        assert _preview_proxies(child.pid), "no preview proxy seen"
+        time.sleep(0.3)  # the pod LISTs are under way, held by the server
+        started = time.monotonic()
+        child.sendintr()
+        child.expect("not confirmed: interrupted during the preview")
+        child.expect(pexpect.EOF)
+        elapsed = time.monotonic() - started
+        child.close()
+    finally:
+        remove()
+    assert "Traceback" not in (child.before or "")
+    assert child.exitstatus == 3
+    assert elapsed < 3.0, elapsed  # not the 15 s the server holds the reads
+    assert list(scratch.iterdir()) == []
+    assert _preview_proxies(child.pid) == []
+    assert apiserver.get_object(env["prefix"], "deployments", "shop", "api") is not None
