@@ -64,12 +64,22 @@ _TARGET_FLAGS = tuple(
 )
 _SELECTION_FLAGS = ("filename", "kustomize", "recursive", "selector", "field-selector")
 # Kinds that can be removed with an owner by the garbage collector, and their LIST paths.
+# Not only what built-in controllers own: operators (and Helm-less tooling) hang
+# workloads, services, secrets and config maps off their objects, and the garbage
+# collector removes those, and what they own, with them.
 _DEPENDENT_PATHS = (
     ("api/v1", "pods"),
     ("apis/apps/v1", "replicasets"),
     ("apis/apps/v1", "controllerrevisions"),
     ("apis/batch/v1", "jobs"),
     ("api/v1", "persistentvolumeclaims"),
+    ("apis/apps/v1", "deployments"),
+    ("apis/apps/v1", "statefulsets"),
+    ("apis/apps/v1", "daemonsets"),
+    ("apis/batch/v1", "cronjobs"),
+    ("api/v1", "services"),
+    ("api/v1", "secrets"),
+    ("api/v1", "configmaps"),
 )
 _CONTENT_PATHS = {
     "Pod": ("api/v1", "pods"),
@@ -503,6 +513,13 @@ def _kind_of(plural: str) -> str:
         "controllerrevisions": "ControllerRevision",
         "jobs": "Job",
         "persistentvolumeclaims": "PersistentVolumeClaim",
+        "deployments": "Deployment",
+        "statefulsets": "StatefulSet",
+        "daemonsets": "DaemonSet",
+        "cronjobs": "CronJob",
+        "services": "Service",
+        "secrets": "Secret",
+        "configmaps": "ConfigMap",
     }.get(plural, plural)
 
 

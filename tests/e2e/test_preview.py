@@ -806,3 +806,35 @@ def test_ctrl_c_during_the_preview_declines_and_leaves_nothing_behind(
     assert list(scratch.iterdir()) == []
     assert _preview_proxies(child.pid) == []
     assert apiserver.get_object(env["prefix"], "deployments", "shop", "api") is not None
+
+
+def test_what_an_owner_holds_beyond_pods_and_replica_sets_is_in_the_preview(
+    env: dict[str, str], apiserver: FakeAPIServer
+) -> None:
+    """An operator's object owns a StatefulSet (with its pod), a Service, a Secret and a
+    ConfigMap; the garbage collector removes them all with it. Deployment ``web`` stands
+    in for the operator's custom resource."""
+    prefix = env["prefix"]
+    web = apiserver.get_object(prefix, "deployments", "shop", "web")
+    assert web is not None
+    cache = apiserver.add_object(
+        prefix,
+        _owned(
+            "StatefulSet",
+            "apps/v1",
+            "web-cache",
+            web,
+            spec={"replicas": 1, "selector": {"matchLabels": {"app": "cache"}}},
+        ),
+    )
+    apiserver.add_object(prefix, _owned("Pod", "v1", "web-cache-0", cache))
+    apiserver.add_object(prefix, _owned("Service", "v1", "web", web, spec={"ports": []}))
+    apiserver.add_object(prefix, _owned("Secret", "v1", "web-tls", web))
+    apiserver.add_object(prefix, _owned("ConfigMap", "v1", "web-settings", web))
+    argv = ["delete", "deployment", "web"]
+    before = snapshot(apiserver, prefix)
+    report = explain_preview(env, argv)
+    run_approved(env, argv)
+    gone = before - snapshot(apiserver, prefix)
+    assert {"StatefulSet/shop/web-cache", "Pod/shop/web-cache-0", "Secret/shop/web-tls"} <= gone
+    assert set(report["preview_objects"]) == gone
