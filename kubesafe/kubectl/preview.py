@@ -62,6 +62,7 @@ _TARGET_FLAGS = tuple(
     not in {"help", "kuberc", "log-flush-frequency", "profile", "profile-output", "v", "vmodule"}
     and name != "warnings-as-errors"
 )
+_REPEATED_FLAGS = frozenset({"as-group"})
 _SELECTION_FLAGS = ("filename", "kustomize", "recursive", "selector", "field-selector")
 # Kinds that can be removed with an owner by the garbage collector, and their LIST paths.
 # Not only what built-in controllers own: operators (and Helm-less tooling) hang
@@ -314,8 +315,9 @@ class _Context:
         for name in _TARGET_FLAGS:
             if shadows_global(self.reading.command, name):
                 continue
-            value = self.reading.last(name)
-            if value is not None:
+            # --as-group is kubectl's one repeatable global flag: every value counts.
+            values = self.reading.flags.get(name, [])
+            for value in values if name in _REPEATED_FLAGS else values[-1:]:
                 flags.append(f"--{name}={value}" if value else f"--{name}")
         return flags
 

@@ -838,3 +838,18 @@ def test_what_an_owner_holds_beyond_pods_and_replica_sets_is_in_the_preview(
     gone = before - snapshot(apiserver, prefix)
     assert {"StatefulSet/shop/web-cache", "Pod/shop/web-cache-0", "Secret/shop/web-tls"} <= gone
     assert set(report["preview_objects"]) == gone
+
+
+def test_the_preview_reads_as_every_impersonated_group(
+    env: dict[str, str], apiserver: FakeAPIServer
+) -> None:
+    """The preview must read with the permissions the write will have: all of them."""
+    apiserver.clear()
+    explain_preview(
+        env, ["delete", "deployment", "api", "--as=alice", "--as-group=ops", "--as-group=dba"]
+    )
+    reads = [r for r in apiserver.requests if r.prefix == env["prefix"] and r.resource]
+    assert reads
+    for request in reads:
+        groups = sorted((request.header("Impersonate-Group") or "").split(", "))
+        assert groups == ["dba", "ops"], (request.path, request.headers)

@@ -1908,7 +1908,11 @@ class FakeAPIServer:
         split = urlsplit(raw_path)
         prefix, path = _split_prefix(split.path)
         query = parse_qs(split.query, keep_blank_values=True)
-        headers = {k: v for k, v in handler.headers.items()}
+        # A repeated header (Impersonate-Group) keeps every value, joined as HTTP allows.
+        headers = {
+            k: ", ".join(handler.headers.get_all(k) or [])
+            for k in dict.fromkeys(handler.headers.keys())
+        }
         req = RecordedRequest(
             method=method,
             raw_path=raw_path,
