@@ -365,7 +365,7 @@ def preview(
     try:
         if "--" in argv:
             raise Unavailable("the command line holds a bare --")
-        if "-" in reading.flags.get("filename", []):
+        if _reads_stdin(reading.flags.get("filename", [])):
             raise Unavailable("the manifest comes from stdin, which belongs to kubectl")
         if command == "delete":
             return _delete(context)
@@ -388,6 +388,17 @@ def preview(
         return Preview(unavailable=str(exc))
     finally:
         context.close()
+
+
+_STDIN_NAMES = frozenset({"-", "/dev/stdin", "/dev/fd/0", "/proc/self/fd/0"})
+
+
+def _reads_stdin(filenames: list[str]) -> bool:
+    """Whether kubectl reads a manifest from stdin: ``-f`` is a pflag string slice, so
+    ``-f a.yaml,-`` names stdin too (the preview's kubectl would read /dev/null there)."""
+    return any(
+        part.strip().strip('"') in _STDIN_NAMES for value in filenames for part in value.split(",")
+    )
 
 
 def _items(document: Any) -> list[dict[str, Any]]:

@@ -853,3 +853,21 @@ def test_the_preview_reads_as_every_impersonated_group(
     for request in reads:
         groups = sorted((request.header("Impersonate-Group") or "").split(", "))
         assert groups == ["dba", "ops"], (request.path, request.headers)
+
+
+@pytest.mark.parametrize("stdin_name", ["-", "/dev/stdin"])
+def test_a_manifest_list_that_names_stdin_gets_no_preview_of_the_rest_alone(
+    env: dict[str, str], apiserver: FakeAPIServer, tmp_path: Path, stdin_name: str
+) -> None:
+    """``-f a.yaml,-``: real kubectl reads stdin too (a Namespace there is deleted), so a
+    preview of a.yaml alone under-reports and dodged the namespace escalation."""
+    _staging(env)
+    manifest = tmp_path / "a.yaml"
+    manifest.write_text(
+        "apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: settings\n  namespace: shop\n"
+    )
+    report = explain_preview(env, ["delete", "-f", f"{manifest},{stdin_name}"])
+    assert report["preview_text"] == (
+        "Preview unavailable: the manifest comes from stdin, which belongs to kubectl\n"
+    )
+    assert report["level_after_preview"] == "typed"
