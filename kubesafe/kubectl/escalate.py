@@ -74,7 +74,9 @@ def escalate(
         if target != NONE and level_rank(target) > level_rank(level):
             reasons.append(f"{why} (blast-radius {key}: {target})")
 
-    deleting = reading.command == ("delete",)
+    # apply --prune deletes what its selection holds and its manifests do not.
+    pruning = reading.command == ("apply",) and reading.last("prune") not in (None, "false")
+    deleting = reading.command == ("delete",) or pruning
     types = _types(reading) if deleting else set()
     namespaces = blast.namespaces if blast is not None else []
     if deleting and (types & NAMESPACE_TYPES or namespaces):

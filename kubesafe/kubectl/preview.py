@@ -410,14 +410,32 @@ def _items(document: Any) -> list[dict[str, Any]]:
 
 
 def _kubectl_json(context: _Context, args: list[str]) -> list[dict[str, Any]]:
+    documents = _kubectl_documents(context, args)
+    if len(documents) > 1:
+        raise Unavailable("kubectl printed more than one JSON document")
+    return _items(documents[0]) if documents else []
+
+
+def _kubectl_documents(context: _Context, args: list[str]) -> list[Any]:
+    """Every JSON document kubectl prints, in order."""
     result = context.kubectl_run(args)
     if result.returncode != 0:
         message = result.stderr.strip().splitlines()
         raise Unavailable(
             "kubectl says: " + (message[-1].removeprefix("error: ") if message else "it failed")
         )
+    decoder = json.JSONDecoder()
+    text = result.stdout
+    documents: list[Any] = []
+    position = 0
     try:
-        return _items(json.loads(result.stdout or "{}"))
+        while True:
+            while position < len(text) and text[position].isspace():
+                position += 1
+            if position >= len(text):
+                return documents
+            document, position = decoder.raw_decode(text, position)
+            documents.append(document)
     except ValueError:
         raise Unavailable("kubectl did not print JSON") from None
 
@@ -686,7 +704,13 @@ def _taint(context: _Context) -> Preview:
 
 def _dry_run_changes(context: _Context) -> Preview:
     context.start_api()
-    results = _kubectl_json(context, _with_dry_run(context, ["-o", "json"]))
+    documents = _kubectl_documents(context, _with_dry_run(context, ["-o", "json"]))
+    # apply prints what it applied (one object or a List) first, then each object its
+    # --prune deletes, one document apiece.
+    results = _items(documents[0]) if documents else []
+    pruned = [obj for document in documents[1:] for obj in _items(document)]
+    if pruned and not _pruning(context.reading):
+        raise Unavailable("kubectl printed more than one JSON document")
     api = context.api()
     lines: list[str] = []
     changed: list[dict[str, Any]] = []
@@ -723,7 +747,22 @@ def _dry_run_changes(context: _Context) -> Preview:
             lines.append(f"    {path}: {_short(old)} -> {_short(new)}")
         if len(changes) > FIELDS_SHOWN:
             lines.append(f"    … and {len(changes) - FIELDS_SHOWN} more field(s)")
-    return Preview(lines or ["  changes nothing"], Blast(direct=changed))
+    if pruned:
+        lines += [f"  prunes (deletes) {len(pruned)} object(s):", *_grouped(pruned)]
+    blast = Blast(direct=[*changed, *pruned])
+    for obj in pruned:
+        if obj.get("kind") == "Namespace":
+            # Its contents go with it; they are not counted here.
+            blast.namespace_contents[str((obj.get("metadata") or {}).get("name"))] = {}
+    return Preview(lines or ["  changes nothing"], blast)
+
+
+def _pruning(reading: Reading) -> bool:
+    return (
+        reading.command == ("apply",)
+        and reading.has("prune")
+        and (reading.last("prune") != "false")
+    )
 
 
 def _short(value: Any) -> str:

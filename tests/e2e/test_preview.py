@@ -871,3 +871,33 @@ def test_a_manifest_list_that_names_stdin_gets_no_preview_of_the_rest_alone(
         "Preview unavailable: the manifest comes from stdin, which belongs to kubectl\n"
     )
     assert report["level_after_preview"] == "typed"
+
+
+def test_apply_prune_previews_what_it_deletes(
+    env: dict[str, str], apiserver: FakeAPIServer, tmp_path: Path
+) -> None:
+    """``apply --prune`` deletes what was applied before and its manifests no longer hold;
+    kubectl's -o json dry run prints those after the applied objects (the preview said
+    "kubectl did not print JSON")."""
+    _staging(env)
+    prefix = env["prefix"]
+
+    def config_map(name: str) -> Path:
+        path = tmp_path / f"{name}.json"
+        meta = {"name": name, "namespace": "shop", "labels": {"set": "x"}}
+        path.write_text(json.dumps({"apiVersion": "v1", "kind": "ConfigMap", "metadata": meta}))
+        return path
+
+    run_approved(env, ["apply", "-f", str(config_map("old"))])
+    argv = ["apply", "-f", str(config_map("new1")), "-f", str(config_map("new2")), "--prune"]
+    argv += ["-l", "set=x", "--prune-allowlist=core/v1/ConfigMap"]
+    before = snapshot(apiserver, prefix)
+    apiserver.clear()
+    report = explain_preview(env, argv)
+    assert writes(apiserver, prefix) == []
+    assert "prunes (deletes) 1 object(s):\n    ConfigMap (1): shop/old\n" in report["preview_text"]
+    assert report["level_after_preview"] == "typed"
+    run_approved(env, argv)
+    after = snapshot(apiserver, prefix)
+    assert before - after == {"ConfigMap/shop/old"}
+    assert set(report["preview_objects"]) == (before - after) | (after - before)
