@@ -318,7 +318,7 @@ class _Context:
             # --as-group is kubectl's one repeatable global flag: every value counts.
             values = self.reading.flags.get(name, [])
             for value in values if name in _REPEATED_FLAGS else values[-1:]:
-                flags.append(f"--{name}={value}" if value else f"--{name}")
+                flags.append(_flag((), name, value))
         return flags
 
     def api(self) -> _ReadOnlyAPI:
@@ -390,6 +390,15 @@ def preview(
         context.close()
 
 
+def _flag(command: tuple[str, ...], name: str, value: str) -> str:
+    """``--name=value``; a boolean given bare (``-R``) is recorded without a value and
+    stays bare. An empty value (``--namespace=``) keeps its ``=``: bare, it would take
+    the next word (``get``) as its value."""
+    local = table.COMMANDS.get(" ".join(command), ({}, {}))[0]
+    boolean = local.get(name, table.GLOBAL_FLAGS.get(name)) is False
+    return f"--{name}" if boolean and not value else f"--{name}={value}"
+
+
 _STDIN_NAMES = frozenset({"-", "/dev/stdin", "/dev/fd/0", "/proc/self/fd/0"})
 
 
@@ -446,8 +455,7 @@ def _selection(context: _Context, *, require: bool = True) -> list[dict[str, Any
     args = [*context.target_flags(), "get", *reading.positionals]
     for name in _SELECTION_FLAGS:
         for value in reading.flags.get(name, []):
-            # A boolean given bare (-R) is recorded without a value.
-            args.append(f"--{name}={value}" if value else f"--{name}")
+            args.append(_flag(("get",), name, value))
     if reading.has("all-namespaces") and reading.last("all-namespaces") != "false":
         args.append("--all-namespaces")
     if reading.has("ignore-not-found"):

@@ -901,3 +901,18 @@ def test_apply_prune_previews_what_it_deletes(
     after = snapshot(apiserver, prefix)
     assert before - after == {"ConfigMap/shop/old"}
     assert set(report["preview_objects"]) == (before - after) | (after - before)
+
+
+def test_an_empty_flag_value_stays_empty_in_the_preview_s_reads(
+    env: dict[str, str], apiserver: FakeAPIServer
+) -> None:
+    """``--namespace=`` is the context's namespace to kubectl; passed on bare, it took
+    the preview's next word (``get``) as the namespace."""
+    argv = ["delete", "deployment", "api", "--namespace="]
+    prefix = env["prefix"]
+    before = snapshot(apiserver, prefix)
+    report = explain_preview(env, argv)
+    run_approved(env, argv)
+    gone = before - snapshot(apiserver, prefix)
+    assert "Deployment/shop/api" in gone
+    assert set(report["preview_objects"]) == gone
