@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import shutil
 import subprocess
 import sys
 from pathlib import Path
@@ -140,3 +141,25 @@ def test_without_a_marker_the_override_still_approves(tmp_path: Path) -> None:
         stdin=subprocess.DEVNULL,
     )
     assert result.returncode == 0, result.stderr
+
+
+@pytest.mark.skipif(shutil.which("script") is None, reason="needs util-linux script")
+def test_a_pseudo_terminal_from_script_and_a_clean_environment_do_not_hide_an_agent(
+    tmp_path: Path,
+) -> None:
+    """``script -qc`` gives the command a pty (a question could be answered by the agent
+    that reads it); the agent's shell above it still shows the marker."""
+    env = _protected_env(tmp_path)
+    assignments = " ".join(f"{name}={value}" for name, value in env.items())
+    inner = f"env -i {assignments} {sys.executable} -m kubesafe kubectl delete pod web-0"
+    result = subprocess.run(
+        ["/bin/bash", "-c", f"script -qec '{inner}' /dev/null; status=$?; exit $status"],
+        env={"PATH": "/usr/bin:/bin", "GEMINI_CLI": "1"},
+        capture_output=True,
+        text=True,
+        timeout=60,
+        stdin=subprocess.DEVNULL,
+    )
+    assert result.returncode == 3, result.stdout
+    assert "GEMINI_CLI=1 in the environment of parent process" in result.stdout
+    assert "Proceed?" not in result.stdout and "Type prod" not in result.stdout
