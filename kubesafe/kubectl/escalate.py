@@ -56,6 +56,14 @@ def is_wide(reading: Reading) -> bool:
     return any(reading.has(flag) and reading.last(flag) not in ("false",) for flag in _WIDE_FLAGS)
 
 
+def _restarts_every(reading: Reading) -> bool:
+    """``rollout restart deployment`` with no name restarts all of them, like ``--all``."""
+    words = reading.positionals
+    return reading.command == ("rollout", "restart") and (
+        len(words) == 1 and "/" not in words[0] and not reading.has("filename")
+    )
+
+
 def escalate(
     level: str, reading: Reading, blast: Blast | None, policy_settings: Mapping[str, Any]
 ) -> tuple[str, tuple[str, ...]]:
@@ -94,6 +102,11 @@ def escalate(
         raise_to("volumes", "reaches persistent volumes" + (f": {volumes[0]}" if volumes else ""))
     if is_wide(reading) or (blast is not None and blast.wide):
         raise_to("wide-selection", "selects by --all, -A or a selector, not by name")
+    elif _restarts_every(reading):
+        raise_to(
+            "wide-selection",
+            f"restarts every {reading.positionals[0]} in the namespace (no name given)",
+        )
     if blast is not None and blast.objects > int(rules["objects-over"]):
         raise_to(
             "objects-over",

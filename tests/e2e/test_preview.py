@@ -916,3 +916,24 @@ def test_an_empty_flag_value_stays_empty_in_the_preview_s_reads(
     gone = before - snapshot(apiserver, prefix)
     assert "Deployment/shop/api" in gone
     assert set(report["preview_objects"]) == gone
+
+
+def test_rollout_restart_of_a_type_without_a_name_is_a_wide_selection(
+    env: dict[str, str], apiserver: FakeAPIServer
+) -> None:
+    """kubectl restarts every deployment of the namespace for ``rollout restart deployment``."""
+    _staging(env)
+    report = explain_preview(env, ["rollout", "restart", "deployment"])
+    assert report["level"] == "confirm"
+    assert "restarts deployment/shop/api" in report["preview_text"].replace(
+        "Deployment", "deployment"
+    )
+    assert report["level_after_preview"] == "typed"
+    named = explain_preview(env, ["rollout", "restart", "deployment", "api"])
+    assert named["level_after_preview"] == "confirm"
+    run_approved(env, ["rollout", "restart", "deployment"])
+    for name in ("api", "web"):
+        live = apiserver.get_object(env["prefix"], "deployments", "shop", name)
+        assert live is not None
+        annotations = live["spec"]["template"]["metadata"].get("annotations") or {}
+        assert "kubectl.kubernetes.io/restartedAt" in annotations, name
