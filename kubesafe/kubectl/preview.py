@@ -526,10 +526,42 @@ def _delete(context: _Context) -> Preview:
         blast.namespace_contents[name] = counts
     volumes: list[dict[str, Any]] = []
     if claims:
-        pvs, _ = api.list("api/v1/persistentvolumes", budget)
+        pvs = _claimed_volumes(api, budget, claims)
         volumes = bound_volumes(claims, pvs)
         blast.cascade.extend({**v, "kind": "PersistentVolume"} for v in volumes)
     return Preview(_delete_lines(blast, cascade, volumes), blast)
+
+
+MAX_VOLUME_READS = 50
+
+
+def _claimed_volumes(
+    api: _ReadOnlyAPI, budget: _Budget, claims: list[dict[str, Any]]
+) -> list[dict[str, Any]]:
+    """The PersistentVolumes the claims are bound to (``spec.volumeName``), read by name:
+    the first LIST page of a cluster's volumes may not hold them."""
+    names = sorted(
+        {
+            str(volume)
+            for claim in claims
+            if isinstance(claim.get("spec"), dict) and (volume := claim["spec"].get("volumeName"))
+        }
+    )
+    if len(names) > MAX_VOLUME_READS:
+        pvs, more = api.list("api/v1/persistentvolumes", budget)
+        if more:
+            raise Unavailable(f"more than {LIST_LIMIT} PersistentVolumes to match claims against")
+        return pvs
+    from concurrent.futures import ThreadPoolExecutor
+
+    pool = ThreadPoolExecutor(max_workers=8)
+    try:
+        found = pool.map(
+            lambda name: api.get(f"/api/v1/persistentvolumes/{quote(name)}", budget), names
+        )
+        return [volume for volume in found if volume is not None]
+    finally:
+        pool.shutdown(wait=False, cancel_futures=True)
 
 
 def _parallel(api: _ReadOnlyAPI, budget: _Budget, paths: list[str]) -> list[tuple[list[Any], int]]:

@@ -937,3 +937,48 @@ def test_rollout_restart_of_a_type_without_a_name_is_a_wide_selection(
         assert live is not None
         annotations = live["spec"]["template"]["metadata"].get("annotations") or {}
         assert "kubectl.kubernetes.io/restartedAt" in annotations, name
+
+
+def test_a_claim_s_volume_beyond_the_first_list_page_is_still_found(
+    env: dict[str, str], apiserver: FakeAPIServer
+) -> None:
+    """A cluster with more PersistentVolumes than one LIST page: the claim's volume, whose
+    reclaim policy deletes it, must still be named (and counted)."""
+    prefix = env["prefix"]
+    for i in range(LIST_PAGE + 5):
+        apiserver.add_object(
+            prefix,
+            {
+                "apiVersion": "v1",
+                "kind": "PersistentVolume",
+                "metadata": {"name": f"aa-{i:04d}"},
+                "spec": {"persistentVolumeReclaimPolicy": "Retain"},
+            },
+        )
+    claim = apiserver.get_object(prefix, "persistentvolumeclaims", "shop", "data-db-0")
+    assert claim is not None
+    claim["spec"]["volumeName"] = "zz-late"
+    apiserver.add_object(prefix, claim)  # replacing the claim removes pv-db, bound to it
+    apiserver.add_object(
+        prefix,
+        {
+            "apiVersion": "v1",
+            "kind": "PersistentVolume",
+            "metadata": {"name": "zz-late"},
+            "spec": {
+                "persistentVolumeReclaimPolicy": "Delete",
+                "claimRef": {"namespace": "shop", "name": "data-db-0"},
+            },
+        },
+    )
+    assert apiserver.get_object(prefix, "persistentvolumes", None, "pv-db") is None
+    argv = ["delete", "pvc", "data-db-0"]
+    before = snapshot(apiserver, prefix)
+    report = explain_preview(env, argv)
+    run_approved(env, argv)
+    gone = before - snapshot(apiserver, prefix)
+    assert gone == {"PersistentVolumeClaim/shop/data-db-0", "PersistentVolume/zz-late"}
+    assert set(report["preview_objects"]) == gone
+
+
+LIST_PAGE = 500
