@@ -202,7 +202,15 @@ def approve(
     reasons: tuple[str, ...] = ()
     try:
         if preview is not None:
-            shown = preview()
+            try:
+                shown = preview()
+            except KeyboardInterrupt:
+                terminal.write("\n")
+                audit_decision(plan, "declined", "interrupted during the preview", extra)
+                return (
+                    False,
+                    f"not confirmed: interrupted during the preview; {program} was not run",
+                )
             shown = shown if isinstance(shown, Shown) else Shown(shown)
             terminal.write(shown.text)
             if shown.summary is not None:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import shutil
 import subprocess
 import sys
 from pathlib import Path
@@ -41,6 +42,17 @@ def test_an_ancestor_process_marks_an_agent_even_with_a_clean_environment(
         [(300, "bash", 200), (200, "my (odd) shell", 100), (100, "codex", 1)],
     )
     assert agent_marker({}, proc) == "parent process 'codex'"
+
+
+def test_a_marker_in_an_ancestor_s_starting_environment_survives_unset_and_env_i(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """gemini runs as ``node``: only the environment of the shell it started shows it."""
+    monkeypatch.setattr(os, "getppid", lambda: 300)
+    proc = _fake_proc(tmp_path / "proc", [(300, "bash", 200), (200, "bash", 100), (100, "node", 1)])
+    (Path(proc) / "300" / "environ").write_bytes(b"PATH=/usr/bin\0HOME=/home/me\0")
+    (Path(proc) / "200" / "environ").write_bytes(b"PATH=/usr/bin\0GEMINI_CLI=1\0")
+    assert agent_marker({}, proc) == "GEMINI_CLI=1 in the environment of parent process 'bash'"
 
 
 def test_a_person_s_shell_chain_marks_nothing(tmp_path: Path, monkeypatch) -> None:
@@ -98,6 +110,26 @@ def test_an_agent_cannot_approve_with_the_override_variable(tmp_path: Path, mark
     assert result.stderr.count("\n") == 1
 
 
+def test_an_agent_that_unsets_its_marker_and_runs_env_i_is_still_refused(tmp_path: Path) -> None:
+    """A real process chain: the agent's shell carries the marker, the command does not."""
+    env = {**_protected_env(tmp_path), "KUBESAFE_CONFIRM": "prod"}
+    assignments = " ".join(f"{name}={value}" for name, value in env.items())
+    script = (
+        f"unset CLAUDECODE; env -i {assignments} {sys.executable} -m kubesafe kubectl "
+        "delete pod web-0; status=$?; exit $status"
+    )
+    result = subprocess.run(
+        ["/bin/bash", "-c", script],
+        env={"PATH": "/usr/bin:/bin", "CLAUDECODE": "1"},
+        capture_output=True,
+        text=True,
+        timeout=60,
+        stdin=subprocess.DEVNULL,
+    )
+    assert result.returncode == 3, result.stderr
+    assert "CLAUDECODE=1 in the environment of parent process 'bash'" in result.stderr
+
+
 def test_without_a_marker_the_override_still_approves(tmp_path: Path) -> None:
     env = {**_protected_env(tmp_path), "KUBESAFE_CONFIRM": "prod"}
     result = subprocess.run(
@@ -109,3 +141,25 @@ def test_without_a_marker_the_override_still_approves(tmp_path: Path) -> None:
         stdin=subprocess.DEVNULL,
     )
     assert result.returncode == 0, result.stderr
+
+
+@pytest.mark.skipif(shutil.which("script") is None, reason="needs util-linux script")
+def test_a_pseudo_terminal_from_script_and_a_clean_environment_do_not_hide_an_agent(
+    tmp_path: Path,
+) -> None:
+    """``script -qc`` gives the command a pty (a question could be answered by the agent
+    that reads it); the agent's shell above it still shows the marker."""
+    env = _protected_env(tmp_path)
+    assignments = " ".join(f"{name}={value}" for name, value in env.items())
+    inner = f"env -i {assignments} {sys.executable} -m kubesafe kubectl delete pod web-0"
+    result = subprocess.run(
+        ["/bin/bash", "-c", f"script -qec '{inner}' /dev/null; status=$?; exit $status"],
+        env={"PATH": "/usr/bin:/bin", "GEMINI_CLI": "1"},
+        capture_output=True,
+        text=True,
+        timeout=60,
+        stdin=subprocess.DEVNULL,
+    )
+    assert result.returncode == 3, result.stdout
+    assert "GEMINI_CLI=1 in the environment of parent process" in result.stdout
+    assert "Proceed?" not in result.stdout and "Type prod" not in result.stdout

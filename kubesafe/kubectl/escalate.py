@@ -56,6 +56,14 @@ def is_wide(reading: Reading) -> bool:
     return any(reading.has(flag) and reading.last(flag) not in ("false",) for flag in _WIDE_FLAGS)
 
 
+def _restarts_every(reading: Reading) -> bool:
+    """``rollout restart deployment`` with no name restarts all of them, like ``--all``."""
+    words = reading.positionals
+    return reading.command == ("rollout", "restart") and (
+        len(words) == 1 and "/" not in words[0] and not reading.has("filename")
+    )
+
+
 def escalate(
     level: str, reading: Reading, blast: Blast | None, policy_settings: Mapping[str, Any]
 ) -> tuple[str, tuple[str, ...]]:
@@ -74,17 +82,31 @@ def escalate(
         if target != NONE and level_rank(target) > level_rank(level):
             reasons.append(f"{why} (blast-radius {key}: {target})")
 
-    deleting = reading.command == ("delete",)
+    # apply --prune deletes what its selection holds and its manifests do not.
+    pruning = reading.command == ("apply",) and reading.last("prune") not in (None, "false")
+    deleting = reading.command == ("delete",) or pruning
     types = _types(reading) if deleting else set()
     namespaces = blast.namespaces if blast is not None else []
     if deleting and (types & NAMESPACE_TYPES or namespaces):
         named = ", ".join(namespaces) if namespaces else "a namespace"
         raise_to("namespace-delete", f"deletes {named} and everything in it")
+    if deleting and blast is None and (reading.has("filename") or reading.has("kustomize")):
+        # kubectl reads the manifests, kubesafe could not: a Namespace or a PVC in them
+        # is as likely as in a name on the command line, and no preview says otherwise.
+        raise_to(
+            "namespace-delete",
+            "deletes what its manifests name, and no preview rules out a namespace or a volume",
+        )
     volumes = blast.volumes if blast is not None else []
     if (deleting and types & VOLUME_TYPES) or volumes:
         raise_to("volumes", "reaches persistent volumes" + (f": {volumes[0]}" if volumes else ""))
     if is_wide(reading) or (blast is not None and blast.wide):
         raise_to("wide-selection", "selects by --all, -A or a selector, not by name")
+    elif _restarts_every(reading):
+        raise_to(
+            "wide-selection",
+            f"restarts every {reading.positionals[0]} in the namespace (no name given)",
+        )
     if blast is not None and blast.objects > int(rules["objects-over"]):
         raise_to(
             "objects-over",

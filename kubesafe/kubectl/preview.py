@@ -22,8 +22,10 @@ import http.client
 import json
 import os
 import shutil
+import signal
 import socket
 import subprocess
+import sys
 import tempfile
 import time
 from collections.abc import Mapping
@@ -49,6 +51,8 @@ SELECTION_CHUNK = 500
 NAMES_SHOWN = 8
 FIELDS_SHOWN = 8
 MAX_NAMESPACES = 5
+# One proxied answer larger than this is not read (a LIST page of 500 is far smaller).
+MAX_BODY = 64 << 20
 
 # Global flags that decide the target and credentials; passed on to every read.
 _TARGET_FLAGS = tuple(
@@ -58,14 +62,25 @@ _TARGET_FLAGS = tuple(
     not in {"help", "kuberc", "log-flush-frequency", "profile", "profile-output", "v", "vmodule"}
     and name != "warnings-as-errors"
 )
+_REPEATED_FLAGS = frozenset({"as-group"})
 _SELECTION_FLAGS = ("filename", "kustomize", "recursive", "selector", "field-selector")
 # Kinds that can be removed with an owner by the garbage collector, and their LIST paths.
+# Not only what built-in controllers own: operators (and Helm-less tooling) hang
+# workloads, services, secrets and config maps off their objects, and the garbage
+# collector removes those, and what they own, with them.
 _DEPENDENT_PATHS = (
     ("api/v1", "pods"),
     ("apis/apps/v1", "replicasets"),
     ("apis/apps/v1", "controllerrevisions"),
     ("apis/batch/v1", "jobs"),
     ("api/v1", "persistentvolumeclaims"),
+    ("apis/apps/v1", "deployments"),
+    ("apis/apps/v1", "statefulsets"),
+    ("apis/apps/v1", "daemonsets"),
+    ("apis/batch/v1", "cronjobs"),
+    ("api/v1", "services"),
+    ("api/v1", "secrets"),
+    ("api/v1", "configmaps"),
 )
 _CONTENT_PATHS = {
     "Pod": ("api/v1", "pods"),
@@ -143,6 +158,14 @@ class _Budget:
         return left
 
 
+def _die_with_parent() -> None:
+    """Linux: the proxy gets SIGTERM when kubesafe dies, even by SIGKILL or a closed
+    terminal's SIGHUP, instead of serving the user's credentials on until reboot."""
+    import ctypes
+
+    ctypes.CDLL(None, use_errno=True).prctl(1, signal.SIGTERM)  # PR_SET_PDEATHSIG
+
+
 class _ReadOnlyAPI:
     """``kubectl proxy`` on a private Unix socket that refuses every method but GET."""
 
@@ -163,6 +186,7 @@ class _ReadOnlyAPI:
             stdin=subprocess.DEVNULL,
             stdout=subprocess.DEVNULL,
             stderr=subprocess.PIPE,
+            preexec_fn=_die_with_parent if sys.platform.startswith("linux") else None,
         )
         self._resources: dict[str, dict[str, tuple[str, bool]]] = {}
 
@@ -176,7 +200,8 @@ class _ReadOnlyAPI:
             time.sleep(0.005)
 
     def get(self, path: str, budget: _Budget) -> dict[str, Any] | None:
-        """The JSON at ``path``; None for 404."""
+        """The JSON object at ``path``; None for 404."""
+        where = path.split("?")[0]
         connection = http.client.HTTPConnection("localhost", timeout=budget.remaining())
         sock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
         sock.settimeout(budget.remaining())
@@ -185,21 +210,23 @@ class _ReadOnlyAPI:
             connection.sock = sock
             connection.request("GET", path, headers={"Accept": "application/json"})
             response = connection.getresponse()
-            body = response.read()
+            body = _read_body(response, sock, budget, where)
         except TimeoutError:
             raise Unavailable(f"no answer within {budget.seconds:g} s") from None
-        except OSError as exc:
-            raise Unavailable(f"cannot read from the API server: {exc}") from None
+        except (OSError, http.client.HTTPException) as exc:
+            raise Unavailable(f"cannot read from the API server: {exc!r}") from None
         finally:
             connection.close()
         if response.status == 404:
             return None
         if response.status != 200:
-            raise Unavailable(f"GET {path.split('?')[0]} answered {response.status}")
+            raise Unavailable(f"GET {where} answered {response.status}")
         try:
-            document: dict[str, Any] = json.loads(body)
+            document = json.loads(body)
         except ValueError:
-            raise Unavailable(f"GET {path.split('?')[0]} did not answer JSON") from None
+            raise Unavailable(f"GET {where} did not answer JSON") from None
+        if not isinstance(document, dict):
+            raise Unavailable(f"GET {where} did not answer a JSON object")
         return document
 
     def list(self, path: str, budget: _Budget, query: str = "") -> tuple[list[Any], int]:
@@ -208,12 +235,19 @@ class _ReadOnlyAPI:
         document = self.get(f"/{path}?limit={LIST_LIMIT}{separator}{query}", budget)
         if document is None:
             return [], 0
-        items = list(document.get("items") or [])
+        items = document.get("items") or []
         metadata = document.get("metadata") or {}
-        remaining = int(metadata.get("remainingItemCount") or 0)
+        remaining = metadata.get("remainingItemCount", 0) if isinstance(metadata, dict) else None
+        if (
+            not isinstance(items, list)
+            or not all(isinstance(item, dict) for item in items)
+            or not isinstance(remaining, int)
+            or isinstance(remaining, bool)
+        ):
+            raise Unavailable(f"GET /{path} did not answer a list of objects")
         if metadata.get("continue") and not remaining:
             remaining = 1  # more exist, the server did not say how many
-        return items, remaining
+        return list(items), max(remaining, 0)
 
     def resource(self, api_version: str, kind: str, budget: _Budget) -> tuple[str, bool] | None:
         """(LIST path prefix, namespaced) for a kind, from discovery."""
@@ -237,6 +271,24 @@ class _ReadOnlyAPI:
         if self.process.stderr is not None:
             self.process.stderr.close()
         shutil.rmtree(self.directory, ignore_errors=True)
+
+
+def _read_body(
+    response: http.client.HTTPResponse, sock: socket.socket, budget: _Budget, where: str
+) -> bytes:
+    """The whole body, within the budget and MAX_BODY: a server that trickles an endless
+    answer is cut off at the deadline, not when it stops sending."""
+    chunks: list[bytes] = []
+    size = 0
+    while True:
+        sock.settimeout(budget.remaining())
+        chunk = response.read1(65536)
+        if not chunk:
+            return b"".join(chunks)
+        size += len(chunk)
+        if size > MAX_BODY:
+            raise Unavailable(f"GET {where} answered more than {MAX_BODY >> 20} MiB")
+        chunks.append(chunk)
 
 
 class _Context:
@@ -263,9 +315,10 @@ class _Context:
         for name in _TARGET_FLAGS:
             if shadows_global(self.reading.command, name):
                 continue
-            value = self.reading.last(name)
-            if value is not None:
-                flags.append(f"--{name}={value}" if value else f"--{name}")
+            # --as-group is kubectl's one repeatable global flag: every value counts.
+            values = self.reading.flags.get(name, [])
+            for value in values if name in _REPEATED_FLAGS else values[-1:]:
+                flags.append(_flag((), name, value))
         return flags
 
     def api(self) -> _ReadOnlyAPI:
@@ -312,7 +365,7 @@ def preview(
     try:
         if "--" in argv:
             raise Unavailable("the command line holds a bare --")
-        if "-" in reading.flags.get("filename", []):
+        if _reads_stdin(reading.flags.get("filename", [])):
             raise Unavailable("the manifest comes from stdin, which belongs to kubectl")
         if command == "delete":
             return _delete(context)
@@ -337,6 +390,26 @@ def preview(
         context.close()
 
 
+def _flag(command: tuple[str, ...], name: str, value: str) -> str:
+    """``--name=value``; a boolean given bare (``-R``) is recorded without a value and
+    stays bare. An empty value (``--namespace=``) keeps its ``=``: bare, it would take
+    the next word (``get``) as its value."""
+    local = table.COMMANDS.get(" ".join(command), ({}, {}))[0]
+    boolean = local.get(name, table.GLOBAL_FLAGS.get(name)) is False
+    return f"--{name}" if boolean and not value else f"--{name}={value}"
+
+
+_STDIN_NAMES = frozenset({"-", "/dev/stdin", "/dev/fd/0", "/proc/self/fd/0"})
+
+
+def _reads_stdin(filenames: list[str]) -> bool:
+    """Whether kubectl reads a manifest from stdin: ``-f`` is a pflag string slice, so
+    ``-f a.yaml,-`` names stdin too (the preview's kubectl would read /dev/null there)."""
+    return any(
+        part.strip().strip('"') in _STDIN_NAMES for value in filenames for part in value.split(",")
+    )
+
+
 def _items(document: Any) -> list[dict[str, Any]]:
     if not isinstance(document, dict):
         return []
@@ -346,14 +419,32 @@ def _items(document: Any) -> list[dict[str, Any]]:
 
 
 def _kubectl_json(context: _Context, args: list[str]) -> list[dict[str, Any]]:
+    documents = _kubectl_documents(context, args)
+    if len(documents) > 1:
+        raise Unavailable("kubectl printed more than one JSON document")
+    return _items(documents[0]) if documents else []
+
+
+def _kubectl_documents(context: _Context, args: list[str]) -> list[Any]:
+    """Every JSON document kubectl prints, in order."""
     result = context.kubectl_run(args)
     if result.returncode != 0:
         message = result.stderr.strip().splitlines()
         raise Unavailable(
             "kubectl says: " + (message[-1].removeprefix("error: ") if message else "it failed")
         )
+    decoder = json.JSONDecoder()
+    text = result.stdout
+    documents: list[Any] = []
+    position = 0
     try:
-        return _items(json.loads(result.stdout or "{}"))
+        while True:
+            while position < len(text) and text[position].isspace():
+                position += 1
+            if position >= len(text):
+                return documents
+            document, position = decoder.raw_decode(text, position)
+            documents.append(document)
     except ValueError:
         raise Unavailable("kubectl did not print JSON") from None
 
@@ -364,8 +455,7 @@ def _selection(context: _Context, *, require: bool = True) -> list[dict[str, Any
     args = [*context.target_flags(), "get", *reading.positionals]
     for name in _SELECTION_FLAGS:
         for value in reading.flags.get(name, []):
-            # A boolean given bare (-R) is recorded without a value.
-            args.append(f"--{name}={value}" if value else f"--{name}")
+            args.append(_flag(("get",), name, value))
     if reading.has("all-namespaces") and reading.last("all-namespaces") != "false":
         args.append("--all-namespaces")
     if reading.has("ignore-not-found"):
@@ -436,18 +526,55 @@ def _delete(context: _Context) -> Preview:
         blast.namespace_contents[name] = counts
     volumes: list[dict[str, Any]] = []
     if claims:
-        pvs, _ = api.list("api/v1/persistentvolumes", budget)
+        pvs = _claimed_volumes(api, budget, claims)
         volumes = bound_volumes(claims, pvs)
         blast.cascade.extend({**v, "kind": "PersistentVolume"} for v in volumes)
     return Preview(_delete_lines(blast, cascade, volumes), blast)
+
+
+MAX_VOLUME_READS = 50
+
+
+def _claimed_volumes(
+    api: _ReadOnlyAPI, budget: _Budget, claims: list[dict[str, Any]]
+) -> list[dict[str, Any]]:
+    """The PersistentVolumes the claims are bound to (``spec.volumeName``), read by name:
+    the first LIST page of a cluster's volumes may not hold them."""
+    names = sorted(
+        {
+            str(volume)
+            for claim in claims
+            if isinstance(claim.get("spec"), dict) and (volume := claim["spec"].get("volumeName"))
+        }
+    )
+    if len(names) > MAX_VOLUME_READS:
+        pvs, more = api.list("api/v1/persistentvolumes", budget)
+        if more:
+            raise Unavailable(f"more than {LIST_LIMIT} PersistentVolumes to match claims against")
+        return pvs
+    from concurrent.futures import ThreadPoolExecutor
+
+    pool = ThreadPoolExecutor(max_workers=8)
+    try:
+        found = pool.map(
+            lambda name: api.get(f"/api/v1/persistentvolumes/{quote(name)}", budget), names
+        )
+        return [volume for volume in found if volume is not None]
+    finally:
+        pool.shutdown(wait=False, cancel_futures=True)
 
 
 def _parallel(api: _ReadOnlyAPI, budget: _Budget, paths: list[str]) -> list[tuple[list[Any], int]]:
     """LIST pages of several paths at once (each an HTTP round trip through the proxy)."""
     from concurrent.futures import ThreadPoolExecutor
 
-    with ThreadPoolExecutor(max_workers=8) as pool:
+    pool = ThreadPoolExecutor(max_workers=8)
+    try:
         return list(pool.map(lambda path: api.list(path, budget), paths))
+    finally:
+        # Ctrl+C or an error: do not wait here for the other reads; closing the proxy
+        # (preview's finally) ends them.
+        pool.shutdown(wait=False, cancel_futures=True)
 
 
 def _kind_of(plural: str) -> str:
@@ -457,6 +584,13 @@ def _kind_of(plural: str) -> str:
         "controllerrevisions": "ControllerRevision",
         "jobs": "Job",
         "persistentvolumeclaims": "PersistentVolumeClaim",
+        "deployments": "Deployment",
+        "statefulsets": "StatefulSet",
+        "daemonsets": "DaemonSet",
+        "cronjobs": "CronJob",
+        "services": "Service",
+        "secrets": "Secret",
+        "configmaps": "ConfigMap",
     }.get(plural, plural)
 
 
@@ -526,8 +660,21 @@ def _rollout(context: _Context) -> Preview:
 
 
 def _with_dry_run(context: _Context, extra: list[str]) -> list[str]:
+    """The user's command with ``--dry-run=server`` added, if every reading of it is a read.
+
+    A flag kubesafe does not know may take a value in this kubectl: ``--new-flag``
+    last on the line would then swallow the appended ``--dry-run=server`` and the
+    "dry run" would write. Every reading must be a read, not just the likeliest.
+    """
     args = [*context.argv, "--dry-run=server", *extra]
-    reading = parse(args).primary
+    parsed = parse(args)
+    if parsed.ambiguous or not parsed.exhaustive:
+        unknown = " ".join(parsed.uncertain_flags)
+        raise Unavailable(f"a flag kubesafe does not know ({unknown}) could swallow --dry-run")
+    if context.reading.error is not None:
+        # "-n" last on the line would take --dry-run=server as its value.
+        raise Unavailable(f"kubectl will refuse this command line ({context.reading.error})")
+    reading = parsed.primary
     if classify(reading).mutating:
         raise Unavailable(f"kubectl {' '.join(reading.command)} has no server dry run")
     return args
@@ -597,7 +744,13 @@ def _taint(context: _Context) -> Preview:
 
 def _dry_run_changes(context: _Context) -> Preview:
     context.start_api()
-    results = _kubectl_json(context, _with_dry_run(context, ["-o", "json"]))
+    documents = _kubectl_documents(context, _with_dry_run(context, ["-o", "json"]))
+    # apply prints what it applied (one object or a List) first, then each object its
+    # --prune deletes, one document apiece.
+    results = _items(documents[0]) if documents else []
+    pruned = [obj for document in documents[1:] for obj in _items(document)]
+    if pruned and not _pruning(context.reading):
+        raise Unavailable("kubectl printed more than one JSON document")
     api = context.api()
     lines: list[str] = []
     changed: list[dict[str, Any]] = []
@@ -634,7 +787,22 @@ def _dry_run_changes(context: _Context) -> Preview:
             lines.append(f"    {path}: {_short(old)} -> {_short(new)}")
         if len(changes) > FIELDS_SHOWN:
             lines.append(f"    … and {len(changes) - FIELDS_SHOWN} more field(s)")
-    return Preview(lines or ["  changes nothing"], Blast(direct=changed))
+    if pruned:
+        lines += [f"  prunes (deletes) {len(pruned)} object(s):", *_grouped(pruned)]
+    blast = Blast(direct=[*changed, *pruned])
+    for obj in pruned:
+        if obj.get("kind") == "Namespace":
+            # Its contents go with it; they are not counted here.
+            blast.namespace_contents[str((obj.get("metadata") or {}).get("name"))] = {}
+    return Preview(lines or ["  changes nothing"], blast)
+
+
+def _pruning(reading: Reading) -> bool:
+    return (
+        reading.command == ("apply",)
+        and reading.has("prune")
+        and (reading.last("prune") != "false")
+    )
 
 
 def _short(value: Any) -> str:

@@ -82,10 +82,28 @@ def blast_preview(plan: Plan, env: dict[str, str]) -> Shown:
     reading = plan.parsed.primary
     kubectl = _ensure_kubectl(plan, env)
     target = plan.guarded or plan.target
-    if kubectl is None or target is None:
+    if kubectl is None or target is None or plan.parsed.ambiguous:
+        # Ambiguous: the reading the preview would use may reach another cluster than
+        # the guarded one, and its dry run may not be one (see preview._with_dry_run).
+        why = (
+            "no kubectl to read with"
+            if not plan.parsed.ambiguous
+            else (
+                "kubesafe reads this command line more than one way "
+                f"({' '.join(plan.parsed.uncertain_flags)})"
+            )
+        )
         level, reasons = escalate(plan.level, reading, None, rules)
-        return Shown("Preview unavailable: no kubectl to read with\n", level, reasons)
-    result = preview(reading, plan.parsed.argv, kubectl, env, target.namespace, rules["timeout"])
+        return Shown(f"Preview unavailable: {why}\n", level, reasons, {"unavailable": why})
+    try:
+        result = preview(
+            reading, plan.parsed.argv, kubectl, env, target.namespace, rules["timeout"]
+        )
+    except Exception as exc:  # whatever the server sent, the question is still asked
+        message = str(exc).splitlines()[0][:120] if str(exc) else ""
+        text = f"Preview unavailable: unexpected answer ({type(exc).__name__}: {message})\n"
+        level, reasons = escalate(plan.level, reading, None, rules)
+        return Shown(text, level, reasons, {"unavailable": text.strip()})
     level, reasons = escalate(plan.level, reading, result.blast, rules)
     objects = result.blast.refs() if result.blast is not None else ()
     return Shown(result.text, level, reasons, result.summary(), objects)

@@ -208,6 +208,10 @@ class FakeResponse:
     headers: dict[str, str] = field(default_factory=dict)
     #: Seconds to sleep before answering (e.g. to exercise --request-timeout).
     delay: float = 0.0
+    #: When > 0, the body is sent chunked, ``drip_bytes`` at a time, this many seconds
+    #: apart: a server that answers, but too slowly to ever finish within a budget.
+    drip_interval: float = 0.0
+    drip_bytes: int = 8192
 
     def encoded(self) -> bytes:
         if isinstance(self.body, bytes):
@@ -1904,7 +1908,11 @@ class FakeAPIServer:
         split = urlsplit(raw_path)
         prefix, path = _split_prefix(split.path)
         query = parse_qs(split.query, keep_blank_values=True)
-        headers = {k: v for k, v in handler.headers.items()}
+        # A repeated header (Impersonate-Group) keeps every value, joined as HTTP allows.
+        headers = {
+            k: ", ".join(handler.headers.get_all(k) or [])
+            for k in dict.fromkeys(handler.headers.keys())
+        }
         req = RecordedRequest(
             method=method,
             raw_path=raw_path,
@@ -1931,6 +1939,9 @@ class FakeAPIServer:
                 if canned is not None:
                     if canned.delay:
                         self._stopping.wait(canned.delay)
+                    if canned.drip_interval > 0:
+                        self._drip(handler, canned)
+                        return
                     handler.send_bytes(
                         canned.status, canned.encoded(), canned.content_type, canned.headers
                     )
@@ -1944,6 +1955,15 @@ class FakeAPIServer:
             tb = traceback.format_exc()
             self._errors.append(f"{method} {raw_path}\n{tb}")
             handler.send_json(500, _status_object(500, "InternalError", tb.splitlines()[-1]))
+
+    def _drip(self, handler: _Handler, canned: FakeResponse) -> None:
+        data = canned.encoded()
+        handler.start_chunked(canned.status, canned.content_type)
+        for start in range(0, len(data), canned.drip_bytes):
+            if self._stopping.wait(canned.drip_interval if start else 0):
+                return
+            handler.write_chunk(data[start : start + canned.drip_bytes])
+        handler.end_chunked()
 
     def _dispatch(self, handler: _Handler, req: RecordedRequest) -> None:
         path = req.path.rstrip("/") or "/"
