@@ -421,9 +421,7 @@ def test_kubesafe_ns_lists_twenty_thousand_cached_namespaces_without_click(env) 
     assert ns((), current=False, unset=False, force=False, global_=False, env=env) + "\n" == stdout
 
 
-def test_kubesafe_ns_fast_path_refreshes_a_stale_cache_in_a_detached_process(
-    server, env
-) -> None:
+def test_kubesafe_ns_fast_path_refreshes_a_stale_cache_in_a_detached_process(server, env) -> None:
     _seed_cache(env, ["old-only"], age=60)
     stdout, heavy = _run_fast(env)
     assert stdout == "old-only\n"  # the cached answer at once
