@@ -15,6 +15,7 @@ import sys
 from collections.abc import Mapping
 
 from kubesafe import paths
+from kubesafe.fast_launch import launcher_script, package_root, usable
 from kubesafe.shell.names import SESSION_VARIABLE, SHELL_KUBECONFIG_VARIABLE, SHELL_VARIABLE
 from kubesafe.shell.prompt import SHELLS, fish_quote, posix_quote
 from kubesafe.shell.session import session_kubeconfig, start_session, sweep
@@ -39,13 +40,25 @@ def bin_dir() -> str:
 
 
 def ensure_bin_dir(command: list[str]) -> str:
-    """Links (or tiny wrappers) named kubectl and helm that run kubesafe."""
+    """Launchers (or links, or tiny wrappers) named kubectl and helm that run kubesafe.
+
+    Where it can, the fast launcher of :mod:`kubesafe.fast_launch`: this interpreter
+    without the site-packages scan, about 4 ms less on every kubectl call and TAB.
+    """
     directory = paths.ensure_private_dir(bin_dir())
+    interpreter, root = sys.executable, package_root()
+    fast = launcher_script(interpreter, root) if usable(interpreter, root) else ""
     for name in WRAPPED:
         path = os.path.join(directory, name)
         temporary = f"{path}.{os.getpid()}.tmp"
         try:
-            if len(command) == 1:
+            if fast:
+                if not os.path.islink(path) and _text(path) == fast:
+                    continue
+                with open(temporary, "w", encoding="utf-8") as handle:
+                    handle.write(fast)
+                os.chmod(temporary, 0o755)
+            elif len(command) == 1:
                 if os.path.islink(path) and os.readlink(path) == command[0]:
                     continue
                 os.symlink(command[0], temporary)
@@ -64,6 +77,14 @@ def ensure_bin_dir(command: list[str]) -> str:
     return directory
 
 
+def _text(path: str) -> str:
+    try:
+        with open(path, encoding="utf-8") as handle:
+            return handle.read(4096)
+    except (OSError, UnicodeDecodeError):
+        return ""
+
+
 # Shared by bash and zsh: exports, the wrappers, and the freshness check (builtins only).
 _POSIX_SETUP = r"""export @SHELL_VAR@=@SHELL@
 export @SESSION_VAR@=@SESSION@
@@ -75,8 +96,25 @@ function helm { "${__kubesafe_launcher[@]}" helm "$@"; }
 function kubesafe { "${__kubesafe_launcher[@]}" "$@"; }
 """
 
-_POSIX_REFRESH = r"""__kubesafe_refresh() {
+# The freshness check costs builtins only. After a change the render runs in the background
+# on a pipe; the prompt waits at most KUBESAFE_PROMPT_WAIT seconds for it (default 0.03)
+# and otherwise shows the last segment with the refreshing marker, taking the answer at the
+# next prompt (zsh: as soon as it arrives). @COLLECT@ is the shell's own reading of the pipe.
+_POSIX_REFRESH = r"""__kubesafe_apply() {
+  @UNWATCH@exec {__kubesafe_fd}<&-
+  __kubesafe_fd=
+  local code=$__kubesafe_partial
+  __kubesafe_partial=
+  [[ $code == *__kubesafe_key=* ]] || code="KUBESAFE_PROMPT='⎈ ? '"
+  eval "$code"
+}
+@COLLECT@
+__kubesafe_refresh() {
   local st=$? f s=
+  if [[ -n $__kubesafe_fd ]]; then
+    # The last render is still running: the marked segment stays, no second render starts.
+    __kubesafe_collect || { KUBESAFE_PROMPT=$__kubesafe_refreshing; return $st; }
+  fi
   local key="${KUBECONFIG-}|${KUBESAFE_CONFIG-}|${HOME-}|${XDG_CONFIG_HOME-}"
   key+="|${XDG_STATE_HOME-}|${NO_COLOR-}|${KUBESAFE_PROMPT_FORMAT-}|${KUBERNETES_MASTER-}"
   if [[ $key == "$__kubesafe_key" ]]; then
@@ -93,13 +131,41 @@ _POSIX_REFRESH = r"""__kubesafe_refresh() {
     fi
     [[ -n $key ]] && return $st
   fi
-  local code
-  code=$("${__kubesafe_launcher[@]}" prompt --render @SHELL@ 2>/dev/null) ||
-    code="KUBESAFE_PROMPT='⎈ ? '"
-  eval "$code"
+  exec {__kubesafe_fd}< <("${__kubesafe_launcher[@]}" prompt --render @SHELL@ 2>/dev/null)
+  __kubesafe_collect || { KUBESAFE_PROMPT=$__kubesafe_refreshing; @WATCH@}
   return $st
 }
 """
+
+# bash: read until the end of the pipe; a timeout (status > 128) keeps what came so far.
+_BASH_COLLECT = r"""__kubesafe_collect() {
+  local chunk= rc
+  IFS= read -r -d '' -t "${KUBESAFE_PROMPT_WAIT:-0.03}" -u "$__kubesafe_fd" chunk
+  rc=$?
+  __kubesafe_partial+=$chunk
+  (( rc > 128 )) && return 1
+  __kubesafe_apply
+}"""
+
+# zsh: sysread tells a timeout (4) from the end of the pipe (5).
+_ZSH_COLLECT = r"""__kubesafe_collect() {
+  local chunk rc
+  while :; do
+    chunk=
+    sysread -t "${KUBESAFE_PROMPT_WAIT:-0.03}" -i "$__kubesafe_fd" chunk
+    rc=$?
+    __kubesafe_partial+=$chunk
+    (( rc == 4 )) && return 1
+    (( rc == 0 )) || break
+  done
+  __kubesafe_apply
+}
+# Called by the line editor when the background render answers: redraw the prompt now.
+__kubesafe_ready() {
+  [[ $1 == "$__kubesafe_fd" ]] || { zle -F "$1"; return; }
+  __kubesafe_collect && zle reset-prompt
+}
+zle -N __kubesafe_ready"""
 
 _BASH = (
     r"""# kubesafe shell integration for bash; see `kubesafe init --help`.
@@ -107,10 +173,13 @@ if [ "$$" = @PID@ ]; then
 __kubesafe_launcher=(@LAUNCHER@)
 """
     + _POSIX_SETUP
-    + r"""__kubesafe_key= KUBESAFE_PROMPT=
+    + r"""__kubesafe_key= KUBESAFE_PROMPT= __kubesafe_fd= __kubesafe_partial=
+__kubesafe_refreshing='⎈ ↻ '
 __kubesafe_present=() __kubesafe_absent=()
 """
-    + _POSIX_REFRESH
+    + _POSIX_REFRESH.replace("@COLLECT@", _BASH_COLLECT)
+    .replace("@UNWATCH@", "")
+    .replace("@WATCH@", "")
     + r"""kubesafe_prompt() { __kubesafe_refresh; printf '%s' "$KUBESAFE_PROMPT"; }
 __kubesafe_exit() { "${__kubesafe_launcher[@]}" shell-exit "$@" >/dev/null 2>&1; }
 __kubesafe_install() {
@@ -145,10 +214,14 @@ typeset -ga __kubesafe_launcher
 __kubesafe_launcher=(@LAUNCHER@)
 """
     + _POSIX_SETUP
-    + r"""typeset -g __kubesafe_key= KUBESAFE_PROMPT=
+    + r"""typeset -g __kubesafe_key= KUBESAFE_PROMPT= __kubesafe_fd= __kubesafe_partial=
+typeset -g __kubesafe_refreshing='⎈ ↻ '
 typeset -ga __kubesafe_present __kubesafe_absent
+zmodload zsh/system
 """
-    + _POSIX_REFRESH
+    + _POSIX_REFRESH.replace("@COLLECT@", _ZSH_COLLECT)
+    .replace("@UNWATCH@", "zle -F $__kubesafe_fd 2>/dev/null\n  ")
+    .replace("@WATCH@", "zle -F -w $__kubesafe_fd __kubesafe_ready 2>/dev/null; ")
     + r"""kubesafe_prompt() { __kubesafe_refresh; print -rn -- "$KUBESAFE_PROMPT"; }
 # zsh runs zshexit hooks in a subshell that calls `exit`, too: only the shell itself cleans up.
 __kubesafe_exit() {
