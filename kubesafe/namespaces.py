@@ -8,12 +8,14 @@ The LIST of a cluster with thousands of namespaces takes seconds, so
 :func:`list_namespaces` answers from a cache at once and refreshes it in a detached
 background process (``python -m kubesafe.namespaces refresh CONTEXT``), at most one
 per context at a time. The cache is keyed by server URL, user and context name: two
-users of one cluster may be allowed to see different namespaces. It holds names only.
+users of one cluster may be allowed to see different namespaces. It holds names only,
+as a private marshal file (``json`` would import ``re``: 8 ms of the 50 ms that listing
+20,000 namespaces may take).
 """
 
 from __future__ import annotations
 
-import json
+import marshal
 import os
 import sys
 import time
@@ -106,7 +108,7 @@ def refresh_namespaces(
         {line.split("/", 1)[1] for line in output.splitlines() if line.startswith("namespace/")}
     )
     payload = {"key": _key(target), "time": time.time(), "namespaces": names}
-    paths.write_private(_cache_file(target), json.dumps(payload).encode())
+    paths.write_private(_cache_file(target), marshal.dumps(payload))
     return names
 
 
@@ -328,8 +330,8 @@ def _key(target: Target) -> list[str]:
 
 
 def _cache_file(target: Target) -> str:
-    digest = _sha256_hex(json.dumps(_key(target)).encode())[:32]
-    return os.path.join(paths.cache_dir(), "namespaces", f"{digest}.json")
+    digest = _sha256_hex("\0".join(_key(target)).encode("utf-8", "surrogateescape"))[:32]
+    return os.path.join(paths.cache_dir(), "namespaces", f"{digest}.marshal")
 
 
 def _read_cache(target: Target) -> tuple[float, list[str]] | None:
@@ -337,12 +339,12 @@ def _read_cache(target: Target) -> tuple[float, list[str]] | None:
     if raw is None:
         return None
     try:
-        payload = json.loads(raw)
+        payload = marshal.loads(raw)
         if payload["key"] != _key(target):
             return None
         names = payload["namespaces"]
         fetched = float(payload["time"])
-    except (ValueError, TypeError, KeyError):
+    except (ValueError, TypeError, KeyError, EOFError):
         return None
     if not isinstance(names, list) or not {type(name) for name in names} <= {str}:
         return None

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import marshal
 import os
 import stat
 import subprocess
@@ -51,7 +52,7 @@ def _resource_requests(server: FakeAPIServer) -> list[tuple[str, str]]:
 
 def _cache_files() -> list[Path]:
     root = Path(os.environ["XDG_CACHE_HOME"]) / "kubesafe" / "namespaces"
-    return sorted(root.glob("*.json")) if root.exists() else []
+    return sorted(root.glob("*.marshal")) if root.exists() else []
 
 
 # -- namespace_exists --------------------------------------------------------------------
@@ -264,7 +265,7 @@ def test_a_cache_others_can_write_is_ignored(env) -> None:
 def test_corrupt_cache_is_ignored(env) -> None:
     namespaces.refresh_namespaces("alice", env)
     [cache] = _cache_files()
-    cache.write_text('{"key": 1')
+    cache.write_bytes(b'{"key": 1')
     assert namespaces.cached_namespaces("alice", env) is None
 
 
@@ -279,9 +280,9 @@ def test_list_without_cache_lists_now(server, env, monkeypatch) -> None:
 
 def _age_cache(seconds: float) -> None:
     [cache] = _cache_files()
-    payload = json.loads(cache.read_text())
+    payload = marshal.loads(cache.read_bytes())
     payload["time"] -= seconds
-    cache.write_text(json.dumps(payload))
+    cache.write_bytes(marshal.dumps(payload))
 
 
 def test_fresh_cache_is_not_refreshed_again(server, env, monkeypatch) -> None:
@@ -383,7 +384,7 @@ except SystemExit as exc:
     code = exc.code
 sys.stdout.flush()
 # YAML is left out: a kubeconfig written under two seconds ago is parsed, not cached.
-heavy = sorted(m for m in ("click", "subprocess", "hashlib") if m in sys.modules)
+heavy = sorted(m for m in ("click", "subprocess", "hashlib", "json") if m in sys.modules)
 print("HEAVY", ",".join(heavy), code, file=sys.stderr)
 """
 
@@ -393,7 +394,7 @@ def _seed_cache(env: dict[str, str], names: list[str], age: float) -> None:
     payload = {"key": namespaces._key(target), "time": time.time() - age, "namespaces": names}
     path = Path(namespaces._cache_file(target))
     path.parent.mkdir(parents=True, exist_ok=True)
-    path.write_text(json.dumps(payload))
+    path.write_bytes(marshal.dumps(payload))
 
 
 def _run_fast(env: dict[str, str]) -> tuple[str, str]:
@@ -413,7 +414,7 @@ def test_kubesafe_ns_lists_twenty_thousand_cached_namespaces_without_click(env) 
     _seed_cache(env, names, age=0)
     stdout, heavy = _run_fast(env)
     assert stdout.splitlines() == names
-    # Neither click, subprocess nor OpenSSL's hashlib: a few ms of imports at most.
+    # Neither click, subprocess, json nor OpenSSL's hashlib: a few ms of imports at most.
     assert heavy == "HEAVY  0"
     # The full command prints exactly the same list.
     from kubesafe.commands.switch import ns
