@@ -39,6 +39,39 @@ def bin_dir() -> str:
     return os.path.join(paths.state_dir(), "bin")
 
 
+def ensure_fast_self() -> str:
+    """A fast launcher of kubesafe itself for the shell functions and the prompt, or "".
+
+    It lives outside the links directory, so ``kubesafe`` on PATH stays what pip installed;
+    the functions ``kubectl``, ``helm`` and ``kubesafe`` and every prompt render start
+    through it without the site-packages scan (kubesafe/fast_launch.py).
+    """
+    interpreter, root = sys.executable, package_root()
+    if not usable(interpreter, root):
+        return ""
+    text = launcher_script(interpreter, root)
+    try:
+        directory = paths.ensure_private_dir(os.path.join(paths.state_dir(), "launch"))
+    except OSError:
+        return ""
+    path = os.path.join(directory, "kubesafe")
+    if not os.path.islink(path) and _text(path) == text and os.access(path, os.X_OK):
+        return path
+    temporary = f"{path}.{os.getpid()}.tmp"
+    try:
+        with open(temporary, "w", encoding="utf-8") as handle:
+            handle.write(text)
+        os.chmod(temporary, 0o755)
+        os.replace(temporary, path)
+    except OSError:
+        try:
+            os.unlink(temporary)
+        except OSError:
+            pass
+        return ""
+    return path
+
+
 def ensure_bin_dir(command: list[str]) -> str:
     """Launchers (or links, or tiny wrappers) named kubectl and helm that run kubesafe.
 
@@ -299,8 +332,9 @@ def init_script(shell: str, pid: int, env: Mapping[str, str]) -> str:
     command = launcher()
     directory, kubeconfig = start_session(pid, env)
     binaries = ensure_bin_dir(command)
+    fast = ensure_fast_self()
     quote = fish_quote if shell == "fish" else posix_quote
-    words = " ".join(quote(word) for word in command)
+    words = " ".join(quote(word) for word in ([fast] if fast else command))
     values = {
         "@SHELL@": shell,
         "@PID@": str(pid),

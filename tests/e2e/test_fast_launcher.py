@@ -87,3 +87,36 @@ def test_a_cold_kubeconfig_turns_site_packages_on_when_yaml_is_needed(
         [KUBESAFE, "explain", "--", "get", "pods"], env=world, capture_output=True, text=True
     )
     assert "team-a" in explained.stdout  # the same kubeconfig, resolved the normal way too
+
+
+@pytest.mark.parametrize("shell", ["bash", "zsh"])
+def test_the_shell_functions_start_kubesafe_through_the_fast_launcher(
+    world: dict[str, str], tmp_path: Path, shell: str
+) -> None:
+    """kubectl, helm and kubesafe typed in the shell (and the prompt) skip the site scan too."""
+    binary = {"bash": "/bin/bash", "zsh": "/usr/bin/zsh"}[shell]
+    if not Path(binary).exists():
+        pytest.fail(f"{shell} is not installed")
+    script = (
+        f'eval "$({KUBESAFE} init {shell})"\n'
+        'printf "%s\\n" "${__kubesafe_launcher[@]}"\n'
+        "PYTHONPROFILEIMPORTTIME=1 kubesafe kubectl version --client 2>&3\n"
+        'PYTHONPROFILEIMPORTTIME=1 kubectl version --client --output=yaml 2>>"$IMPORTS"\n'
+    )
+    imports = tmp_path / "imports"
+    env = {**world, "IMPORTS": str(imports)}
+    done = subprocess.run(
+        [binary, "-c", script.replace("2>&3", '2>"$IMPORTS"')],
+        env=env,
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    assert done.returncode == 0, done.stderr[-2000:]
+    launcher = Path(world["XDG_STATE_HOME"]) / "kubesafe" / "launch" / "kubesafe"
+    assert done.stdout.splitlines() == [str(launcher)]
+    assert locate.is_self(str(launcher))
+    assert (tmp_path / "record").read_bytes() == b"version\0--client\0--output=yaml\0"
+    loaded = _imports(imports.read_text())
+    assert "kubesafe.kubectl.shim" in loaded
+    assert not loaded & {"site", "yaml", "click", "re"}, loaded
