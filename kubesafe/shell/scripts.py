@@ -209,7 +209,7 @@ __kubesafe_launcher=(@LAUNCHER@)
     + r"""__kubesafe_key= KUBESAFE_PROMPT= __kubesafe_fd= __kubesafe_partial=
 __kubesafe_refreshing='⎈ ↻ '
 __kubesafe_present=() __kubesafe_absent=()
-"""
+@FIRST_RENDER@"""
     + _POSIX_REFRESH.replace("@COLLECT@", _BASH_COLLECT)
     .replace("@UNWATCH@", "")
     .replace("@WATCH@", "")
@@ -251,7 +251,7 @@ __kubesafe_launcher=(@LAUNCHER@)
 typeset -g __kubesafe_refreshing='⎈ ↻ '
 typeset -ga __kubesafe_present __kubesafe_absent
 zmodload zsh/system
-"""
+@FIRST_RENDER@"""
     + _POSIX_REFRESH.replace("@COLLECT@", _ZSH_COLLECT)
     .replace("@UNWATCH@", "zle -F $__kubesafe_fd 2>/dev/null\n  ")
     .replace("@WATCH@", "zle -F -w $__kubesafe_fd __kubesafe_ready 2>/dev/null; ")
@@ -284,7 +284,7 @@ set -g __kubesafe_key ''
 set -g KUBESAFE_PROMPT ''
 set -g __kubesafe_present
 set -g __kubesafe_absent
-function __kubesafe_refresh --on-event fish_prompt
+@FIRST_RENDER@function __kubesafe_refresh --on-event fish_prompt
   set -l key (string join '|' -- "$KUBECONFIG" "$KUBESAFE_CONFIG" "$HOME" "$XDG_CONFIG_HOME" \
     "$XDG_STATE_HOME" "$NO_COLOR" "$KUBESAFE_PROMPT_FORMAT" "$KUBERNETES_MASTER")
   if test "$key" = "$__kubesafe_key"
@@ -351,4 +351,27 @@ def init_script(shell: str, pid: int, env: Mapping[str, str]) -> str:
     text = _TEMPLATES[shell]
     for placeholder, value in values.items():
         text = text.replace(placeholder, value)
-    return text
+    shell_env = {
+        **env,
+        SHELL_VARIABLE: shell,
+        SESSION_VARIABLE: directory,
+        SHELL_KUBECONFIG_VARIABLE: session_kubeconfig(directory),
+        "KUBECONFIG": kubeconfig,
+    }
+    return text.replace("@FIRST_RENDER@", _first_render(shell, shell_env))
+
+
+def _first_render(shell: str, env: Mapping[str, str]) -> str:
+    """The first prompt's segment, rendered now with the environment the shell will have.
+
+    The shell is starting anyway: without this its first prompt would show only the
+    refreshing marker until a background render answered. Any failure leaves that to
+    the first prompt, as before.
+    """
+    from kubesafe.shell.prompt import render
+
+    try:
+        return render(shell, env)
+    except Exception:  # a broken file must never break the shell's start
+        return ""
+

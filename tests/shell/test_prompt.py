@@ -390,3 +390,29 @@ def test_zsh_redraws_the_prompt_when_the_background_render_answers(
         shell.child.expect_exact(f"⎈ ctx-0:moved {PROMPT_END}", timeout=120)
     finally:
         shell.child.terminate(force=True)
+
+
+@pytest.mark.parametrize("shell", ["bash", "zsh", "fish"])
+def test_a_new_terminal_has_its_segment_before_the_first_prompt(
+    env: dict[str, str], shell: str
+) -> None:
+    """init renders once as the shell starts, so the first prompt never shows only the
+    marker; that first prompt may still render again (the terminal's file is brand new)."""
+    if SHELL_BINARIES[shell] is None:
+        pytest.fail(f"{shell} is not installed")
+    kubesafe = Path(sys.executable).parent / "kubesafe"
+    env = {key: value for key, value in env.items() if key != "KUBESAFE_PROMPT_WAIT"}
+    if shell == "fish":
+        script = f"{kubesafe} init fish | source; printf '%s\\n' \"$KUBESAFE_PROMPT\""
+        command = [SHELL_BINARIES[shell] or shell, "--no-config", "-c", script]
+    else:
+        script = f'eval "$({kubesafe} init {shell})"; printf "%s\\n" "$KUBESAFE_PROMPT"'
+        command = [SHELL_BINARIES[shell] or shell, "-c", script]
+    done = subprocess.run(
+        command,
+        capture_output=True,
+        text=True,
+        env={**env, "PATH": os.environ["PATH"], "NO_COLOR": "1", "LANG": "C.UTF-8"},
+        check=True,
+    )
+    assert done.stdout == "⎈ dev:team-a \n"
