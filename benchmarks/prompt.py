@@ -100,6 +100,8 @@ def make_world(directory: Path) -> dict[str, str]:
         "PATH": f"{Path(sys.executable).parent}:{kubectl.parent}:/usr/bin:/bin",
         "LANG": "C.UTF-8",
         "KUBESAFE_BENCH_TOUCH": "\n",
+        # "one render": wait for it (the default shows a marker after 30 ms; fleet.py measures that)
+        "KUBESAFE_PROMPT_WAIT": "60",
     }
 
 

@@ -34,6 +34,13 @@ def main() -> int:
     if len(argv) in (3, 5) and argv[1] == "init" and _plain_init(argv[2:]):
         # Runs at every shell start: skip click's import (~35 ms).
         return _init(argv[2], int(argv[4]) if len(argv) == 5 else os.getppid())
+    if argv[1:] == ["ns"]:
+        # Listing thousands of cached namespaces: skip click and the kubeconfig writer.
+        from kubesafe.commands.ns_list import list_fast
+
+        listed = list_fast(os.environ)
+        if listed is not None:
+            return listed
     from kubesafe.cli import main as cli_main
 
     return cli_main()

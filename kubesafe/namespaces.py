@@ -8,25 +8,28 @@ The LIST of a cluster with thousands of namespaces takes seconds, so
 :func:`list_namespaces` answers from a cache at once and refreshes it in a detached
 background process (``python -m kubesafe.namespaces refresh CONTEXT``), at most one
 per context at a time. The cache is keyed by server URL, user and context name: two
-users of one cluster may be allowed to see different namespaces. It holds names only.
+users of one cluster may be allowed to see different namespaces. It holds names only,
+as a private marshal file (``json`` would import ``re``: 8 ms of the 50 ms that listing
+20,000 namespaces may take).
 """
 
 from __future__ import annotations
 
-import hashlib
-import json
+import marshal
 import os
-import subprocess
 import sys
 import time
-from collections.abc import Iterator, Mapping
-from contextlib import contextmanager
 
 from kubesafe import paths
 from kubesafe.kubeconfig.resolve import Overrides, ResolveError, Target, resolve
 
+# ``kubesafe ns`` lists from the cache in a few milliseconds: subprocess, contextlib and
+# hashlib (OpenSSL) are imported only by the paths that use them.
 TYPE_CHECKING = False
 if TYPE_CHECKING:
+    import subprocess
+    from collections.abc import Mapping
+
     from kubesafe.versions.parse import KubeVersion
 
 GET_TIMEOUT = 5.0
@@ -51,6 +54,7 @@ _UNREACHABLE = (
 # Refresh processes started here, kept so that they are reaped rather than reported as
 # still running when their Popen objects are garbage-collected.
 _children: list[subprocess.Popen[bytes]] = []
+_spawned: list[int] = []
 
 
 class NamespaceLookupError(Exception):
@@ -104,7 +108,7 @@ def refresh_namespaces(
         {line.split("/", 1)[1] for line in output.splitlines() if line.startswith("namespace/")}
     )
     payload = {"key": _key(target), "time": time.time(), "namespaces": names}
-    paths.write_private(_cache_file(target), json.dumps(payload).encode())
+    paths.write_private(_cache_file(target), marshal.dumps(payload))
     return names
 
 
@@ -129,16 +133,23 @@ def list_namespaces(context: str, env: Mapping[str, str]) -> list[str]:
 def start_background_refresh(target: Target, env: Mapping[str, str]) -> bool:
     """Start a refresh that outlives this process, unless one is running; True if started."""
     lock = _cache_file(target) + ".lock"
-    with _locked(lock) as free:
+    with _Locked(lock) as free:
         if not free:
             return False
+    command = [sys.executable, "-m", "kubesafe.namespaces", "refresh", target.context]
+    if sys.platform != "win32":
+        spawned = _spawn_detached(command, env)
+        if spawned is not None:
+            return spawned
+    import subprocess
+
     _children[:] = [child for child in _children if child.poll() is None]
     flags = 0  # start_new_session detaches on POSIX; Windows needs these instead
     if sys.platform == "win32":
         flags = subprocess.DETACHED_PROCESS | subprocess.CREATE_NEW_PROCESS_GROUP
     try:
         child = subprocess.Popen(
-            [sys.executable, "-m", "kubesafe.namespaces", "refresh", target.context],
+            command,
             stdin=subprocess.DEVNULL,
             stdout=subprocess.DEVNULL,
             stderr=subprocess.DEVNULL,
@@ -153,9 +164,39 @@ def start_background_refresh(target: Target, env: Mapping[str, str]) -> bool:
     return True
 
 
+def _spawn_detached(command: list[str], env: Mapping[str, str]) -> bool | None:
+    """posix_spawn in a new session, stdio on /dev/null: no subprocess import (7 ms), no fork.
+
+    Only file descriptors marked inheritable pass, and Python opens none so. Earlier
+    children that have finished are reaped here, so a long-lived caller keeps no zombies.
+    None when this system's posix_spawn cannot start a new session.
+    """
+    for pid in list(_spawned):
+        try:
+            done, _ = os.waitpid(pid, os.WNOHANG)
+        except ChildProcessError:
+            done = pid
+        if done:
+            _spawned.remove(pid)
+    null = os.devnull
+    actions = [
+        (os.POSIX_SPAWN_OPEN, 0, null, os.O_RDONLY, 0),
+        (os.POSIX_SPAWN_OPEN, 1, null, os.O_WRONLY, 0),
+        (os.POSIX_SPAWN_OPEN, 2, null, os.O_WRONLY, 0),
+    ]
+    try:
+        pid = os.posix_spawn(command[0], command, dict(env), file_actions=actions, setsid=True)
+    except (NotImplementedError, AttributeError):
+        return None
+    except OSError:
+        return False
+    _spawned.append(pid)
+    return True
+
+
 def _refresh_in_background(context: str, env: Mapping[str, str]) -> int:
     target = _target(context, env)
-    with _locked(_cache_file(target) + ".lock") as free:
+    with _Locked(_cache_file(target) + ".lock") as free:
         if not free:
             return 0  # another refresh of this context is under way
         found = _read_cache(target)
@@ -224,6 +265,8 @@ def _version(spec: str) -> KubeVersion | None:
 
 
 def _kubectl(target: Target, args: list[str], env: Mapping[str, str], timeout: float) -> str:
+    import subprocess
+
     binary = _kubectl_binary(target, env)
     command = [binary, *args, f"--request-timeout={max(1, round(timeout))}s"]
     if target.context:
@@ -287,8 +330,8 @@ def _key(target: Target) -> list[str]:
 
 
 def _cache_file(target: Target) -> str:
-    digest = hashlib.sha256(json.dumps(_key(target)).encode()).hexdigest()[:32]
-    return os.path.join(paths.cache_dir(), "namespaces", f"{digest}.json")
+    digest = _sha256_hex("\0".join(_key(target)).encode("utf-8", "surrogateescape"))[:32]
+    return os.path.join(paths.cache_dir(), "namespaces", f"{digest}.marshal")
 
 
 def _read_cache(target: Target) -> tuple[float, list[str]] | None:
@@ -296,32 +339,49 @@ def _read_cache(target: Target) -> tuple[float, list[str]] | None:
     if raw is None:
         return None
     try:
-        payload = json.loads(raw)
+        payload = marshal.loads(raw)
         if payload["key"] != _key(target):
             return None
         names = payload["namespaces"]
         fetched = float(payload["time"])
-    except (ValueError, TypeError, KeyError):
+    except (ValueError, TypeError, KeyError, EOFError):
         return None
-    if not isinstance(names, list) or not all(isinstance(name, str) for name in names):
+    if not isinstance(names, list) or not {type(name) for name in names} <= {str}:
         return None
     return fetched, names
 
 
-@contextmanager
-def _locked(path: str) -> Iterator[bool]:
-    """Hold an exclusive lock on ``path`` if nobody else does; yields whether it is held."""
+class _Locked:
+    """Hold an exclusive lock on a file if nobody else does; ``with`` gives whether it is held."""
+
+    def __init__(self, path: str) -> None:
+        self.path = path
+        self.fd = -1
+
+    def __enter__(self) -> bool:
+        try:
+            paths.ensure_private_dir(os.path.dirname(self.path))
+            self.fd = os.open(self.path, os.O_RDWR | os.O_CREAT, 0o600)
+        except OSError:
+            return False
+        return _try_lock(self.fd)
+
+    def __exit__(self, *exc: object) -> None:
+        if self.fd >= 0:
+            os.close(self.fd)  # closing releases the lock
+            self.fd = -1
+
+
+def _sha256_hex(data: bytes) -> str:
+    """SHA-256 without hashlib's OpenSSL import (4 ms) where the builtin module exists."""
     try:
-        paths.ensure_private_dir(os.path.dirname(path))
-        fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o600)
-    except OSError:
-        yield False
-        return
-    try:
-        held = _try_lock(fd)
-        yield held
-    finally:
-        os.close(fd)  # closing releases the lock
+        from _sha2 import sha256  # type: ignore[import-not-found,unused-ignore]
+    except ImportError:
+        try:
+            from _sha256 import sha256  # type: ignore[import-not-found,no-redef,unused-ignore]
+        except ImportError:
+            from hashlib import sha256  # type: ignore[assignment,unused-ignore]
+    return str(sha256(data).hexdigest())
 
 
 def _try_lock(fd: int) -> bool:

@@ -16,6 +16,7 @@ from __future__ import annotations
 import os
 import shutil
 import subprocess
+from bisect import bisect_left
 from collections.abc import Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from typing import IO
@@ -202,10 +203,19 @@ class _State:
 
     def _refilter(self, text: str) -> None:
         before = self.matches[self.cursor] if self.matches else None
-        self.filter = text
         needle = text.lower()
-        self.matches = [i for i, item in enumerate(self.lowered) if needle in item]
-        self.cursor = self.matches.index(before) if before in self.matches else 0
+        # A longer filter can only narrow: search the current matches, not all 20,000 items.
+        narrowing = bool(self.filter) and needle.startswith(self.filter.lower())
+        pool: Sequence[int] = self.matches if narrowing else range(len(self.items))
+        lowered = self.lowered
+        self.filter = text
+        self.matches = [i for i in pool if needle in lowered[i]]
+        self.cursor = 0
+        if before is not None:
+            # matches are in ascending order: find the previous selection by bisection
+            at = bisect_left(self.matches, before)
+            if at < len(self.matches) and self.matches[at] == before:
+                self.cursor = at
         self.offset = 0
 
     def visible(self, rows: int) -> list[int]:

@@ -69,6 +69,22 @@ EXPECTED = [
     ),
     ("demo", "kubesafe demo --script (the whole tour, kubectl cached)", "python -c pass"),
 ]
+FLEET = "fleet, 200 contexts"
+MINIFY = "kubectl config view --minify"
+SHIM_KUBECTL = "kubectl version --client (1.33, pinned)"
+EXPECTED += [
+    (FLEET, "first kubesafe explain -- get pods after a change", MINIFY),
+    (FLEET, "peak RSS of that first explain", MINIFY),
+    (FLEET, "warm kubesafe explain -- get pods", "the same at 200 contexts"),
+    (FLEET, "kubesafe ctx NAME --global", "kubectl config use-context NAME"),
+    (FLEET, "bash: first prompt after a change", "bash: empty function"),
+    ("fleet", "kubesafe ns, 20,000 cached namespaces", "/bin/true"),
+    ("fleet, shim", "kubectl version --client via the fast launcher", SHIM_KUBECTL),
+    ("fleet, shim", "kubesafe kubectl version --client (pip's script)", SHIM_KUBECTL),
+    ("fleet, shim", "bare interpreter: python -S -c pass", "/bin/true"),
+    ("fleet, shim", "the site scan: python -c pass", "python -S -c pass"),
+    ("fleet, shim", "imports: python -S, the shim's modules", "python -S -c pass"),
+]
 # Debian's kubectx and kubens are compared when installed (kubeconfig_write.py needs them there).
 if os.path.exists("/usr/bin/kubectx"):
     EXPECTED += [

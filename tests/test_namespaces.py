@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import marshal
 import os
 import stat
 import subprocess
@@ -51,7 +52,7 @@ def _resource_requests(server: FakeAPIServer) -> list[tuple[str, str]]:
 
 def _cache_files() -> list[Path]:
     root = Path(os.environ["XDG_CACHE_HOME"]) / "kubesafe" / "namespaces"
-    return sorted(root.glob("*.json")) if root.exists() else []
+    return sorted(root.glob("*.marshal")) if root.exists() else []
 
 
 # -- namespace_exists --------------------------------------------------------------------
@@ -264,7 +265,7 @@ def test_a_cache_others_can_write_is_ignored(env) -> None:
 def test_corrupt_cache_is_ignored(env) -> None:
     namespaces.refresh_namespaces("alice", env)
     [cache] = _cache_files()
-    cache.write_text('{"key": 1')
+    cache.write_bytes(b'{"key": 1')
     assert namespaces.cached_namespaces("alice", env) is None
 
 
@@ -279,9 +280,9 @@ def test_list_without_cache_lists_now(server, env, monkeypatch) -> None:
 
 def _age_cache(seconds: float) -> None:
     [cache] = _cache_files()
-    payload = json.loads(cache.read_text())
+    payload = marshal.loads(cache.read_bytes())
     payload["time"] -= seconds
-    cache.write_text(json.dumps(payload))
+    cache.write_bytes(marshal.dumps(payload))
 
 
 def test_fresh_cache_is_not_refreshed_again(server, env, monkeypatch) -> None:
@@ -330,7 +331,7 @@ def test_one_refresh_per_context_at_a_time(server, env) -> None:
     target = namespaces._target("alice", env)
     lock = namespaces._cache_file(target) + ".lock"
     server.clear()
-    with namespaces._locked(lock) as held:
+    with namespaces._Locked(lock) as held:
         assert held
         assert namespaces.start_background_refresh(target, env) is False
         assert namespaces.main(["refresh", "alice"]) == 0  # a second refresher just leaves
@@ -369,3 +370,68 @@ def test_thousands_of_namespaces_from_cache_fast(tmp_path, env, monkeypatch) -> 
         assert namespaces.list_namespaces("big", env) == names
         timings.append(time.perf_counter() - started)
     assert sorted(timings)[2] < 0.25, timings
+
+
+# -- `kubesafe ns` off a terminal: the fast path -------------------------------------------
+
+_FAST_DRIVER = """
+import sys
+sys.argv = ["kubesafe", "ns"]
+from kubesafe.entry import main
+try:
+    code = main()
+except SystemExit as exc:
+    code = exc.code
+sys.stdout.flush()
+# YAML is left out: a kubeconfig written under two seconds ago is parsed, not cached.
+heavy = sorted(m for m in ("click", "subprocess", "hashlib", "json") if m in sys.modules)
+print("HEAVY", ",".join(heavy), code, file=sys.stderr)
+"""
+
+
+def _seed_cache(env: dict[str, str], names: list[str], age: float) -> None:
+    target = namespaces._target("alice", env)
+    payload = {"key": namespaces._key(target), "time": time.time() - age, "namespaces": names}
+    path = Path(namespaces._cache_file(target))
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_bytes(marshal.dumps(payload))
+
+
+def _run_fast(env: dict[str, str]) -> tuple[str, str]:
+    done = subprocess.run(
+        [sys.executable, "-c", _FAST_DRIVER],
+        env=env,
+        stdin=subprocess.DEVNULL,
+        capture_output=True,
+        text=True,
+        check=True,
+    )
+    return done.stdout, done.stderr.strip().splitlines()[-1]
+
+
+def test_kubesafe_ns_lists_twenty_thousand_cached_namespaces_without_click(env) -> None:
+    names = sorted(f"team-{i:05d}" for i in range(20_000))
+    _seed_cache(env, names, age=0)
+    stdout, heavy = _run_fast(env)
+    assert stdout.splitlines() == names
+    # Neither click, subprocess, json nor OpenSSL's hashlib: a few ms of imports at most.
+    assert heavy == "HEAVY  0"
+    # The full command prints exactly the same list.
+    from kubesafe.commands.switch import ns
+
+    assert ns((), current=False, unset=False, force=False, global_=False, env=env) + "\n" == stdout
+
+
+def test_kubesafe_ns_fast_path_refreshes_a_stale_cache_in_a_detached_process(server, env) -> None:
+    _seed_cache(env, ["old-only"], age=60)
+    stdout, heavy = _run_fast(env)
+    assert stdout == "old-only\n"  # the cached answer at once
+    assert heavy == "HEAVY  0"  # the refresh was spawned without importing subprocess
+    assert _wait_for(lambda: "default" in (namespaces.cached_namespaces("alice", env) or []))
+
+
+def test_kubesafe_ns_fast_path_leaves_errors_to_the_full_command(env, tmp_path) -> None:
+    write_kubeconfig(tmp_path / "empty", {"apiVersion": "v1", "kind": "Config"})
+    stdout, heavy = _run_fast({**env, "KUBECONFIG": str(tmp_path / "empty")})
+    assert stdout == ""
+    assert heavy.startswith("HEAVY click") and heavy.endswith(" 1")

@@ -410,3 +410,31 @@ def test_numbered_list_for_consoles_without_termios() -> None:
     assert pick_numbered(items, None, "ns", io.StringIO("ns-7\n"), io.StringIO()) == "ns-7"
     assert pick_numbered(items, None, "ns", io.StringIO("nope\n\n"), io.StringIO()) is None
     assert pick_numbered(items, None, "ns", io.StringIO(""), io.StringIO()) is None
+
+
+class _CountingList(list[str]):
+    """A list that counts reads by index: how many items a filter looked at."""
+
+    reads = 0
+
+    def __getitem__(self, index):  # type: ignore[no-untyped-def]
+        _CountingList.reads += 1
+        return super().__getitem__(index)
+
+
+def test_filter_on_twenty_thousand_items_narrows_instead_of_rescanning() -> None:
+    items = [f"team-{i:05d}" for i in range(20_000)]
+    state = picker._State(items, "team-01234")
+    state.lowered = _CountingList(state.lowered)
+    for key in "01234":
+        state.handle(key)
+    # The first key scans everything; each further key looks only at what still matches.
+    pools = [sum(1 for item in items if "01234"[:n] in item) for n in range(5)]
+    assert _CountingList.reads == sum(pools) < 2 * 20_000  # rescanning would read 100,000
+    assert [items[i] for i in state.matches] == [item for item in items if "01234" in item]
+    assert state.selected == "team-01234"  # the selection survives narrowing
+    state.handle("backspace")  # widening scans again and keeps the selection
+    assert [items[i] for i in state.matches] == [item for item in items if "0123" in item]
+    assert state.selected == "team-01234"
+    state.handle("clear")
+    assert len(state.matches) == 20_000 and state.selected == "team-01234"

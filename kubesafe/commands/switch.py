@@ -10,6 +10,10 @@ import os
 import sys
 from collections.abc import Callable, Mapping, Sequence
 
+from kubesafe.commands.listing import color_enabled as _color
+from kubesafe.commands.listing import interactive as _interactive
+from kubesafe.commands.listing import paint as _paint
+from kubesafe.commands.listing import render_list as _list
 from kubesafe.commands.protect import CommandError
 from kubesafe.kubeconfig.cache import FileIndex
 from kubesafe.kubeconfig.resolve import Merged, Overrides, ResolveError, load_merged, resolve_merged
@@ -19,19 +23,6 @@ from kubesafe.switching import Switcher, SwitchError
 from kubesafe.verdict import approval_label
 
 CURRENT_ALIAS = "."
-
-
-def _interactive(env: Mapping[str, str]) -> bool:
-    """A picker only for a person at a terminal; KUBECTX_IGNORE_FZF asks for the list."""
-    return sys.stdin.isatty() and sys.stdout.isatty() and not env.get("KUBECTX_IGNORE_FZF")
-
-
-def _color(env: Mapping[str, str], stream_is_tty: bool) -> bool:
-    return stream_is_tty and not env.get("NO_COLOR")
-
-
-def _paint(text: str, code: str, enabled: bool) -> str:
-    return f"\033[{code}m{text}\033[0m" if enabled else text
 
 
 def _say(message: str) -> None:
@@ -149,24 +140,6 @@ def context_environments(env: Mapping[str, str]) -> dict[str, str]:
         if candidates:
             result[name] = max(candidates)[1]
     return result
-
-
-def _list(
-    items: Sequence[str],
-    current: str,
-    env: Mapping[str, str],
-    labels: Mapping[str, str] | None = None,
-) -> str:
-    enabled = _color(env, sys.stdout.isatty())
-    lines = []
-    for item in items:
-        line = _paint(item, "1;33", enabled) if item == current else item
-        if labels and item in labels:
-            label = labels[item]
-            red = label.lower() in PRODUCTION_NAMES
-            line += " " + _paint(f"[{label}]", "31" if red else "33", enabled)
-        lines.append(line)
-    return "\n".join(lines)
 
 
 def _pick(items: Sequence[str], current: str, title: str, env: Mapping[str, str]) -> str | None:

@@ -48,6 +48,9 @@ def rc_text(command: list[str]) -> str:
     return f"""\
 # kubesafe demo shell. Your own ~/.bashrc is not read: an alias there could bypass kubesafe.
 __kubesafe_demo=({words})
+# The demo's kubeconfig is tiny and the point is to see the prompt turn red right after a
+# switch: wait for each render (up to 2 s) instead of showing the refreshing marker.
+KUBESAFE_PROMPT_WAIT=2
 if __kubesafe_code=$("${{__kubesafe_demo[@]}}" init bash 2>/dev/null) && eval "$__kubesafe_code"
 then
   PS1='${{KUBESAFE_PROMPT}}'"(kubesafe demo) \\W \\$ "

@@ -27,13 +27,15 @@ def _own_files() -> set[str]:
 
 
 def _is_kubesafe_script(path: str) -> bool:
-    """A console-script wrapper of kubesafe (pip writes one that imports its entry point)."""
+    """A console-script wrapper of kubesafe (pip writes one that imports its entry point),
+    or the fast launcher that ``kubesafe init`` writes (kubesafe/fast_launch.py)."""
     try:
         with open(path, "rb") as handle:
             head = handle.read(2048)
     except OSError:
         return False
-    return head.startswith(b"#!") and (b"kubesafe.entry" in head or b"-m kubesafe" in head)
+    markers = (b"kubesafe.entry", b"kubesafe.fast_launch", b"-m kubesafe")
+    return head.startswith(b"#!") and any(marker in head for marker in markers)
 
 
 def _is_executable(path: str) -> bool:

@@ -58,6 +58,8 @@ KEY_VARIABLES = (
     "KUBERNETES_MASTER",
 )
 DEFAULT_FORMAT = "⎈ {env}{context}:{namespace}"
+# After a change, until the background render answers: the last segment, then this.
+REFRESHING = "↻"
 SHELLS = ("bash", "zsh", "fish")
 
 RED, YELLOW, GREEN, CYAN, MAGENTA = "31", "33", "32", "36", "35"
@@ -176,6 +178,11 @@ def compute_segment(env: Mapping[str, str]) -> Segment:
     return Segment(text, environment_color(guard.environment, guard.protected))
 
 
+def marked(segment: Segment) -> Segment:
+    """The segment as shown while a render after a change is still running."""
+    return Segment(f"{segment.text} {REFRESHING}", segment.color) if segment.text else segment
+
+
 def watched_files(env: Mapping[str, str]) -> list[str]:
     files, _ = candidate_files("", env)
     watched = [os.path.abspath(path) for path in files]
@@ -252,13 +259,17 @@ def render(shell: str, env: Mapping[str, str]) -> str:
             pairs.extend((stamp, path))
         else:
             absent.append(path)  # it exists, so the next prompt renders again
-    segment = _colored(compute_segment(env), shell, env)
+    computed = compute_segment(env)
+    segment = _colored(computed, shell, env)
+    # What bash and zsh show while the next render is still running: this, marked.
+    refreshing = _colored(marked(computed), shell, env)
     key = cache_key(env)
     if shell == "fish":
         q = fish_quote
         return "\n".join(
             [
                 f"set -g KUBESAFE_PROMPT {q(segment)}",
+                f"set -g __kubesafe_refreshing {q(refreshing)}",
                 f"set -g __kubesafe_key {q(key)}",
                 "set -g __kubesafe_present " + " ".join(q(p) for p in pairs),
                 "set -g __kubesafe_absent " + " ".join(q(p) for p in absent),
@@ -269,6 +280,7 @@ def render(shell: str, env: Mapping[str, str]) -> str:
     return "\n".join(
         [
             f"KUBESAFE_PROMPT={q(segment)}",
+            f"__kubesafe_refreshing={q(refreshing)}",
             f"__kubesafe_key={q(key)}",
             "__kubesafe_present=(" + " ".join(q(p) for p in pairs) + ")",
             "__kubesafe_absent=(" + " ".join(q(p) for p in absent) + ")",

@@ -15,6 +15,7 @@ import sys
 from collections.abc import Mapping
 
 from kubesafe import paths
+from kubesafe.fast_launch import launcher_script, package_root, usable
 from kubesafe.policy_location import PIN_VARIABLE
 from kubesafe.shell.names import SESSION_VARIABLE, SHELL_KUBECONFIG_VARIABLE, SHELL_VARIABLE
 from kubesafe.shell.prompt import SHELLS, fish_quote, posix_quote
@@ -39,14 +40,59 @@ def bin_dir() -> str:
     return os.path.join(paths.state_dir(), "bin")
 
 
+def ensure_fast_self() -> str:
+    """A fast launcher of kubesafe itself for the shell functions and the prompt, or "".
+
+    It lives outside the links directory, so ``kubesafe`` on PATH stays what pip installed;
+    the functions ``kubectl``, ``helm`` and ``kubesafe`` and every prompt render start
+    through it without the site-packages scan (kubesafe/fast_launch.py).
+    """
+    interpreter, root = sys.executable, package_root()
+    if not usable(interpreter, root):
+        return ""
+    text = launcher_script(interpreter, root)
+    try:
+        directory = paths.ensure_private_dir(os.path.join(paths.state_dir(), "launch"))
+    except OSError:
+        return ""
+    path = os.path.join(directory, "kubesafe")
+    if not os.path.islink(path) and _text(path) == text and os.access(path, os.X_OK):
+        return path
+    temporary = f"{path}.{os.getpid()}.tmp"
+    try:
+        with open(temporary, "w", encoding="utf-8") as handle:
+            handle.write(text)
+        os.chmod(temporary, 0o755)
+        os.replace(temporary, path)
+    except OSError:
+        try:
+            os.unlink(temporary)
+        except OSError:
+            pass
+        return ""
+    return path
+
+
 def ensure_bin_dir(command: list[str]) -> str:
-    """Links (or tiny wrappers) named kubectl and helm that run kubesafe."""
+    """Launchers (or links, or tiny wrappers) named kubectl and helm that run kubesafe.
+
+    Where it can, the fast launcher of :mod:`kubesafe.fast_launch`: this interpreter
+    without the site-packages scan, about 4 ms less on every kubectl call and TAB.
+    """
     directory = paths.ensure_private_dir(bin_dir())
+    interpreter, root = sys.executable, package_root()
+    fast = launcher_script(interpreter, root) if usable(interpreter, root) else ""
     for name in WRAPPED:
         path = os.path.join(directory, name)
         temporary = f"{path}.{os.getpid()}.tmp"
         try:
-            if len(command) == 1:
+            if fast:
+                if not os.path.islink(path) and _text(path) == fast:
+                    continue
+                with open(temporary, "w", encoding="utf-8") as handle:
+                    handle.write(fast)
+                os.chmod(temporary, 0o755)
+            elif len(command) == 1:
                 if os.path.islink(path) and os.readlink(path) == command[0]:
                     continue
                 os.symlink(command[0], temporary)
@@ -65,6 +111,14 @@ def ensure_bin_dir(command: list[str]) -> str:
     return directory
 
 
+def _text(path: str) -> str:
+    try:
+        with open(path, encoding="utf-8") as handle:
+            return handle.read(4096)
+    except (OSError, UnicodeDecodeError):
+        return ""
+
+
 # Shared by bash and zsh: exports, the wrappers, and the freshness check (builtins only).
 _POSIX_SETUP = r"""export @SHELL_VAR@=@SHELL@
 export @SESSION_VAR@=@SESSION@
@@ -77,8 +131,25 @@ function helm { "${__kubesafe_launcher[@]}" helm "$@"; }
 function kubesafe { "${__kubesafe_launcher[@]}" "$@"; }
 """
 
-_POSIX_REFRESH = r"""__kubesafe_refresh() {
+# The freshness check costs builtins only. After a change the render runs in the background
+# on a pipe; the prompt waits at most KUBESAFE_PROMPT_WAIT seconds for it (default 0.03)
+# and otherwise shows the last segment with the refreshing marker, taking the answer at the
+# next prompt (zsh: as soon as it arrives). @COLLECT@ is the shell's own reading of the pipe.
+_POSIX_REFRESH = r"""__kubesafe_apply() {
+  @UNWATCH@exec {__kubesafe_fd}<&-
+  __kubesafe_fd=
+  local code=$__kubesafe_partial
+  __kubesafe_partial=
+  [[ $code == *__kubesafe_key=* ]] || code="KUBESAFE_PROMPT='⎈ ? '"
+  eval "$code"
+}
+@COLLECT@
+__kubesafe_refresh() {
   local st=$? f s=
+  if [[ -n $__kubesafe_fd ]]; then
+    # The last render is still running: the marked segment stays, no second render starts.
+    __kubesafe_collect || { KUBESAFE_PROMPT=$__kubesafe_refreshing; return $st; }
+  fi
   local key="${KUBECONFIG-}|${KUBESAFE_CONFIG-}|${HOME-}|${XDG_CONFIG_HOME-}"
   key+="|${XDG_STATE_HOME-}|${NO_COLOR-}|${KUBESAFE_PROMPT_FORMAT-}|${KUBERNETES_MASTER-}"
   if [[ $key == "$__kubesafe_key" ]]; then
@@ -95,13 +166,41 @@ _POSIX_REFRESH = r"""__kubesafe_refresh() {
     fi
     [[ -n $key ]] && return $st
   fi
-  local code
-  code=$("${__kubesafe_launcher[@]}" prompt --render @SHELL@ 2>/dev/null) ||
-    code="KUBESAFE_PROMPT='⎈ ? '"
-  eval "$code"
+  exec {__kubesafe_fd}< <("${__kubesafe_launcher[@]}" prompt --render @SHELL@ 2>/dev/null)
+  __kubesafe_collect || { KUBESAFE_PROMPT=$__kubesafe_refreshing; @WATCH@}
   return $st
 }
 """
+
+# bash: read until the end of the pipe; a timeout (status > 128) keeps what came so far.
+_BASH_COLLECT = r"""__kubesafe_collect() {
+  local chunk= rc
+  IFS= read -r -d '' -t "${KUBESAFE_PROMPT_WAIT:-0.03}" -u "$__kubesafe_fd" chunk
+  rc=$?
+  __kubesafe_partial+=$chunk
+  (( rc > 128 )) && return 1
+  __kubesafe_apply
+}"""
+
+# zsh: sysread tells a timeout (4) from the end of the pipe (5).
+_ZSH_COLLECT = r"""__kubesafe_collect() {
+  local chunk rc
+  while :; do
+    chunk=
+    sysread -t "${KUBESAFE_PROMPT_WAIT:-0.03}" -i "$__kubesafe_fd" chunk
+    rc=$?
+    __kubesafe_partial+=$chunk
+    (( rc == 4 )) && return 1
+    (( rc == 0 )) || break
+  done
+  __kubesafe_apply
+}
+# Called by the line editor when the background render answers: redraw the prompt now.
+__kubesafe_ready() {
+  [[ $1 == "$__kubesafe_fd" ]] || { zle -F "$1"; return; }
+  __kubesafe_collect && zle reset-prompt
+}
+zle -N __kubesafe_ready"""
 
 _BASH = (
     r"""# kubesafe shell integration for bash; see `kubesafe init --help`.
@@ -109,10 +208,13 @@ if [ "$$" = @PID@ ]; then
 __kubesafe_launcher=(@LAUNCHER@)
 """
     + _POSIX_SETUP
-    + r"""__kubesafe_key= KUBESAFE_PROMPT=
+    + r"""__kubesafe_key= KUBESAFE_PROMPT= __kubesafe_fd= __kubesafe_partial=
+__kubesafe_refreshing='⎈ ↻ '
 __kubesafe_present=() __kubesafe_absent=()
-"""
-    + _POSIX_REFRESH
+@FIRST_RENDER@"""
+    + _POSIX_REFRESH.replace("@COLLECT@", _BASH_COLLECT)
+    .replace("@UNWATCH@", "")
+    .replace("@WATCH@", "")
     + r"""kubesafe_prompt() { __kubesafe_refresh; printf '%s' "$KUBESAFE_PROMPT"; }
 __kubesafe_exit() { "${__kubesafe_launcher[@]}" shell-exit "$@" >/dev/null 2>&1; }
 __kubesafe_install() {
@@ -147,10 +249,14 @@ typeset -ga __kubesafe_launcher
 __kubesafe_launcher=(@LAUNCHER@)
 """
     + _POSIX_SETUP
-    + r"""typeset -g __kubesafe_key= KUBESAFE_PROMPT=
+    + r"""typeset -g __kubesafe_key= KUBESAFE_PROMPT= __kubesafe_fd= __kubesafe_partial=
+typeset -g __kubesafe_refreshing='⎈ ↻ '
 typeset -ga __kubesafe_present __kubesafe_absent
-"""
-    + _POSIX_REFRESH
+zmodload zsh/system
+@FIRST_RENDER@"""
+    + _POSIX_REFRESH.replace("@COLLECT@", _ZSH_COLLECT)
+    .replace("@UNWATCH@", "zle -F $__kubesafe_fd 2>/dev/null\n  ")
+    .replace("@WATCH@", "zle -F -w $__kubesafe_fd __kubesafe_ready 2>/dev/null; ")
     + r"""kubesafe_prompt() { __kubesafe_refresh; print -rn -- "$KUBESAFE_PROMPT"; }
 # zsh runs zshexit hooks in a subshell that calls `exit`, too: only the shell itself cleans up.
 __kubesafe_exit() {
@@ -181,7 +287,7 @@ set -g __kubesafe_key ''
 set -g KUBESAFE_PROMPT ''
 set -g __kubesafe_present
 set -g __kubesafe_absent
-function __kubesafe_refresh --on-event fish_prompt
+@FIRST_RENDER@function __kubesafe_refresh --on-event fish_prompt
   set -l key (string join '|' -- "$KUBECONFIG" "$KUBESAFE_CONFIG" "$HOME" "$XDG_CONFIG_HOME" \
     "$XDG_STATE_HOME" "$NO_COLOR" "$KUBESAFE_PROMPT_FORMAT" "$KUBERNETES_MASTER")
   if test "$key" = "$__kubesafe_key"
@@ -241,8 +347,9 @@ def init_script(shell: str, pid: int, env: Mapping[str, str]) -> str:
     command = launcher()
     directory, kubeconfig = start_session(pid, env)
     binaries = ensure_bin_dir(command)
+    fast = ensure_fast_self()
     quote = fish_quote if shell == "fish" else posix_quote
-    words = " ".join(quote(word) for word in command)
+    words = " ".join(quote(word) for word in ([fast] if fast else command))
     values = {
         "@SHELL@": shell,
         "@PID@": str(pid),
@@ -261,4 +368,27 @@ def init_script(shell: str, pid: int, env: Mapping[str, str]) -> str:
     text = _TEMPLATES[shell]
     for placeholder, value in values.items():
         text = text.replace(placeholder, value)
-    return text
+    shell_env = {
+        **env,
+        SHELL_VARIABLE: shell,
+        SESSION_VARIABLE: directory,
+        SHELL_KUBECONFIG_VARIABLE: session_kubeconfig(directory),
+        "KUBECONFIG": kubeconfig,
+    }
+    return text.replace("@FIRST_RENDER@", _first_render(shell, shell_env))
+
+
+def _first_render(shell: str, env: Mapping[str, str]) -> str:
+    """The first prompt's segment, rendered now with the environment the shell will have.
+
+    The shell is starting anyway: without this its first prompt would show only the
+    refreshing marker until a background render answered. Any failure leaves that to
+    the first prompt, as before.
+    """
+    from kubesafe.shell.prompt import render
+
+    try:
+        return render(shell, env)
+    except Exception:  # a broken file must never break the shell's start
+        return ""
+

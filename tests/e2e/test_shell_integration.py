@@ -71,6 +71,9 @@ def world(
         "TERM": "dumb",
         "LANG": "C.UTF-8",
         "NO_COLOR": "1",
+        # These tests check what the prompt shows after each change, so the prompt waits
+        # for every render; the 30 ms default and its marker are tested in test_prompt.py.
+        "KUBESAFE_PROMPT_WAIT": "60",
     }
 
 

@@ -62,6 +62,8 @@ def env(tmp_path: Path, isolated_home: Path) -> dict[str, str]:
         "KUBECONFIG": str(kubeconfig),
         "KUBESAFE_CONFIG": str(policy),
         "KUBESAFE_SESSION": str(session),
+        # Wait for every render: these tests check freshness, not the wait (see below).
+        "KUBESAFE_PROMPT_WAIT": "60",
     }
 
 
@@ -302,3 +304,115 @@ def test_kubernetes_master_change_is_seen(env: dict[str, str], shell: str) -> No
         "⎈ PROD dev:team-a",
         "⎈ dev:team-a",
     ]
+
+
+# -- after a change to a big kubeconfig: the prompt does not wait for the render ---------
+
+BIG_DRIVER = """
+{load}
+{init}
+KUBESAFE_PROMPT_WAIT=600 __kubesafe_refresh  # the first render of 10,000 contexts: wait
+before="$KUBESAFE_PROMPT"
+cp {switched} {config}
+__kubesafe_refresh
+marked="$KUBESAFE_PROMPT" fd=$__kubesafe_fd
+__kubesafe_refresh
+again="$KUBESAFE_PROMPT"
+[[ $__kubesafe_fd == "$fd" ]] && same=same-render || same=another-render
+KUBESAFE_PROMPT_WAIT=600 __kubesafe_refresh
+printf '%s\\n' "$before" "$marked" "${{fd:+pending}}" "$again" "$same" "$KUBESAFE_PROMPT"
+"""
+
+
+@pytest.fixture(scope="module")
+def big_kubeconfigs(tmp_path_factory: pytest.TempPathFactory) -> tuple[str, str]:
+    """10,000 contexts (14.6 MB), and the same file with ctx-0 in another namespace."""
+    from benchmarks.kubeconfig_write import generate
+
+    directory = tmp_path_factory.mktemp("big")
+    text = generate(10_000)
+    first, second = directory / "team-0", directory / "moved"
+    first.write_text(text)
+    old = "    namespace: team-0\n    user: user-0\n"
+    assert text.count(old) == 1
+    second.write_text(text.replace(old, "    namespace: moved\n    user: user-0\n"))
+    return str(first), str(second)
+
+
+@pytest.mark.parametrize("shell", ["bash", "zsh"])
+def test_a_change_to_10000_contexts_shows_the_last_segment_marked_until_the_render_answers(
+    env: dict[str, str], shell: str, big_kubeconfigs: tuple[str, str]
+) -> None:
+    """The render of a 14.6 MB kubeconfig takes far longer than the prompt's 30 ms wait:
+    the prompt comes back with the last segment and the refreshing marker, never the old
+    segment as if it were current, starts no second render, and the answer lands later."""
+    if SHELL_BINARIES[shell] is None:
+        pytest.fail(f"{shell} is not installed")
+    first, switched = big_kubeconfigs
+    shutil.copy(first, env["KUBECONFIG"])
+    env = {key: value for key, value in env.items() if key != "KUBESAFE_PROMPT_WAIT"}
+    kubesafe = Path(sys.executable).parent / "kubesafe"
+    driver = BIG_DRIVER.format(
+        load="zmodload zsh/datetime" if shell == "zsh" else "",
+        init=f'eval "$({kubesafe} init {shell})"',
+        switched=prompt.posix_quote(switched),
+        config=prompt.posix_quote(env["KUBECONFIG"]),
+    )
+    assert _three_prompts(shell, env, driver) == [
+        "⎈ ctx-0:team-0",
+        f"⎈ ctx-0:team-0 {prompt.REFRESHING}",
+        "pending",
+        f"⎈ ctx-0:team-0 {prompt.REFRESHING}",
+        "same-render",
+        "⎈ ctx-0:moved",
+    ]
+
+
+def test_zsh_redraws_the_prompt_when_the_background_render_answers(
+    env: dict[str, str], big_kubeconfigs: tuple[str, str]
+) -> None:
+    """In zsh the line editor watches the render's pipe: no key press is needed."""
+    from tests.support.shells import PROMPT_END, InteractiveShell
+
+    if SHELL_BINARIES["zsh"] is None:
+        pytest.fail("zsh is not installed")
+    first, switched = big_kubeconfigs
+    shutil.copy(first, env["KUBECONFIG"])
+    env = {key: value for key, value in env.items() if key != "KUBESAFE_PROMPT_WAIT"}
+    env.update(PATH=os.environ["PATH"], NO_COLOR="1", TERM="dumb", LANG="C.UTF-8")
+    kubesafe = Path(sys.executable).parent / "kubesafe"
+    shell = InteractiveShell("zsh", env, f'eval "$({kubesafe} init zsh)"')
+    try:
+        shell.child.expect_exact(f"⎈ ctx-0:team-0 {PROMPT_END}", timeout=120)
+        shell.run(f"cp {prompt.posix_quote(switched)} {prompt.posix_quote(env['KUBECONFIG'])}")
+        assert shell.prompt().endswith(f"⎈ ctx-0:team-0 {prompt.REFRESHING}")
+        # Nothing is typed: the prompt is drawn again once the render answers.
+        shell.child.expect_exact(f"⎈ ctx-0:moved {PROMPT_END}", timeout=120)
+    finally:
+        shell.child.terminate(force=True)
+
+
+@pytest.mark.parametrize("shell", ["bash", "zsh", "fish"])
+def test_a_new_terminal_has_its_segment_before_the_first_prompt(
+    env: dict[str, str], shell: str
+) -> None:
+    """init renders once as the shell starts, so the first prompt never shows only the
+    marker; that first prompt may still render again (the terminal's file is brand new)."""
+    if SHELL_BINARIES[shell] is None:
+        pytest.fail(f"{shell} is not installed")
+    kubesafe = Path(sys.executable).parent / "kubesafe"
+    env = {key: value for key, value in env.items() if key != "KUBESAFE_PROMPT_WAIT"}
+    if shell == "fish":
+        script = f"{kubesafe} init fish | source; printf '%s\\n' \"$KUBESAFE_PROMPT\""
+        command = [SHELL_BINARIES[shell] or shell, "--no-config", "-c", script]
+    else:
+        script = f'eval "$({kubesafe} init {shell})"; printf "%s\\n" "$KUBESAFE_PROMPT"'
+        command = [SHELL_BINARIES[shell] or shell, "-c", script]
+    done = subprocess.run(
+        command,
+        capture_output=True,
+        text=True,
+        env={**env, "PATH": os.environ["PATH"], "NO_COLOR": "1", "LANG": "C.UTF-8"},
+        check=True,
+    )
+    assert done.stdout == "⎈ dev:team-a \n"
