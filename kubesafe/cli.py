@@ -441,6 +441,51 @@ def shell_exit_command(session: str) -> None:
     _run_quiet(lambda: shell_exit(session, os.environ))
 
 
+@cli.command("lift")
+@click.argument("context", shell_complete=_complete_contexts)
+@click.option("--for", "duration", default=None, help="How long: 15m, 1h (at most guard.max-lift).")
+@click.option("--reason", default="", help="Why; written to the audit log with every write.")
+@click.option("--end", is_flag=True, help="Close the lift now.")
+def lift_command(context: str, duration: str | None, reason: str, end: bool) -> None:
+    """Open writes to a protected CONTEXT from this terminal for a while.
+
+    Every client in this terminal (kubectl, helm, k9s, scripts) may write to
+    CONTEXT until the lift ends; each write is audited with the reason. You
+    type the context's name to confirm; refused without a terminal and in a
+    coding agent's session. block rules cannot be lifted.
+
+    \b
+    Examples:
+      kubesafe lift prod --for 15m --reason "rotate the TLS secret"
+      kubesafe lift prod --end
+    """
+    import os
+
+    from kubesafe.commands.lift import lift
+
+    _run_command(lambda: lift(context, duration, reason, end=end, env=os.environ))
+
+
+@cli.group("guard", cls=Group)
+def guard_group() -> None:
+    """The per-terminal API guard that stops writes from every client."""
+
+
+@guard_group.command("status")
+def guard_status() -> None:
+    """Show whether this terminal's guard runs, its contexts and open lifts.
+
+    \b
+    Example:
+      kubesafe guard status
+    """
+    import os
+
+    from kubesafe.commands.guard import status
+
+    _run_command(lambda: status(os.environ))
+
+
 @cli.command("doctor")
 @click.option("--json", "as_json", is_flag=True, help="Print a JSON list of checks, nothing else.")
 def doctor_command(as_json: bool) -> None:

@@ -61,7 +61,16 @@ class Rule(Record):
 class Policy(Record):
     """The user's config file: protection rules, plus prompt aliases and kubectl settings."""
 
-    __slots__ = ("aliases", "blast", "environments", "error", "kubectl", "path", "rules")
+    __slots__ = (
+        "aliases",
+        "blast",
+        "environments",
+        "error",
+        "guard",
+        "kubectl",
+        "path",
+        "rules",
+    )
 
     def __init__(
         self,
@@ -72,6 +81,7 @@ class Policy(Record):
         kubectl: dict[str, Any] | None = None,
         error: str | None = None,
         blast: dict[str, Any] | None = None,
+        guard: dict[str, Any] | None = None,
     ) -> None:
         self.path = path
         self.rules = rules
@@ -81,6 +91,8 @@ class Policy(Record):
         self.kubectl = kubectl or {}
         # The ``blast-radius:`` section (escalation by what a write would touch).
         self.blast = blast or {}
+        # The ``guard:`` section (max-lift).
+        self.guard = guard or {}
         # Set when the policy file cannot be used: writes are then refused everywhere.
         self.error = error
 
@@ -152,6 +164,7 @@ def load_policy(env: Mapping[str, str], index: FileIndex) -> Policy:
         dict(data["aliases"]),
         dict(data["kubectl"]),
         blast=dict(data.get("blast", {})),
+        guard=dict(data.get("guard", {})),
     )
 
 
@@ -288,6 +301,25 @@ def protection(
     deciding = max(matching, key=lambda r: (_RANK[levels[r][column]], _RANK[levels[r][1]]))
     level = levels[deciding][column] if mutating else NONE
     return Protection(deciding.environment, protected, level, matching, deciding)
+
+
+def guard_wanted(policy: Policy, found: Protection) -> bool:
+    """Whether a target so protected goes through the per-terminal guard.
+
+    Every protected target does, unless each environment protecting it says
+    ``guard: off``.
+    """
+    if not found.protected:
+        return False
+    environments = {rule.environment for rule in found.rules}
+    return any(policy.environments.get(name, {}).get("guard") != "off" for name in environments)
+
+
+def max_lift(policy: Policy) -> float:
+    """The longest lift ``kubesafe lift`` opens, in seconds."""
+    from kubesafe.policy_file import DEFAULT_MAX_LIFT
+
+    return float(policy.guard.get("max-lift", DEFAULT_MAX_LIFT))
 
 
 def level_rank(level: str) -> int:

@@ -17,7 +17,9 @@ deep the sockets go to a fresh private directory under the system temp dir.
 
 from __future__ import annotations
 
+import hashlib
 import os
+import re
 import secrets
 import tempfile
 from dataclasses import dataclass
@@ -57,6 +59,12 @@ class Layout:
 
     def proxy_log(self, context_id: str) -> str:
         return os.path.join(self.directory, f"proxy-{context_id}.log")
+
+
+def context_id(name: str) -> str:
+    """A URL path segment for a context: readable, and unique by its hash."""
+    slug = re.sub(r"[^a-z0-9]+", "-", name.lower()).strip("-")[:24] or "context"
+    return f"{slug}-{hashlib.sha256(name.encode()).hexdigest()[:8]}"
 
 
 def default_directory(terminal: str) -> str:

@@ -32,6 +32,10 @@ if TYPE_CHECKING:
     from kubesafe.kubeconfig.parse import FileData
 
 DEFAULT_SERVER = "http://localhost:8080"
+# Clusters and users the shell integration writes into a terminal's own kubeconfig to
+# send a protected context through that terminal's guard (kubesafe/guard/terminal.py).
+GUARD_PREFIX = "kubesafe-guard/"
+GUARD_SERVER_PREFIX = "https://127.0.0.1:"
 SERVICE_ACCOUNT_DIR = "/var/run/secrets/kubernetes.io/serviceaccount"
 
 
@@ -96,6 +100,7 @@ class Target(Record):
         "cluster_extension",
         "context",
         "context_extension",
+        "guard",
         "kubeconfig",
         "namespace",
         "namespace_source",
@@ -116,6 +121,7 @@ class Target(Record):
         cluster_extension: Any = None,
         server_source: str = "cluster",
         namespace_source: str = "default",
+        guard: str = "",
     ) -> None:
         self.context = context
         self.cluster = cluster
@@ -129,6 +135,9 @@ class Target(Record):
         self.server_source = server_source
         # where the namespace came from: "--namespace", "context", "default", "in-cluster"
         self.namespace_source = namespace_source
+        # The terminal guard's URL when requests really go there (the other fields then
+        # name the real cluster, user and server behind it); "" when they go direct.
+        self.guard = guard
 
     def __hash__(self) -> int:
         # Extensions may hold dicts; identity of the endpoint is enough for hashing.
@@ -254,6 +263,13 @@ def resolve_merged(merged: Merged, overrides: Overrides, env: Mapping[str, str])
     if context_name and context is None:
         raise ResolveError(f'context "{context_name}" not found in {_describe_files(merged)}')
     ctx_cluster, ctx_user, ctx_namespace, ctx_extension = context or ("", "", "", None)
+    guard = ""
+    if ctx_cluster.startswith(GUARD_PREFIX) and not overrides.cluster:
+        real = _behind_guard(merged, context_name, ctx_cluster, env)
+        if real is not None:
+            guard, ctx_cluster, real_user = real
+            if ctx_user.startswith(GUARD_PREFIX):
+                ctx_user = real_user
     cluster_name = overrides.cluster or ctx_cluster
     user_name = overrides.user or ctx_user
     if overrides.cluster and cluster_name not in merged.clusters:
@@ -299,7 +315,31 @@ def resolve_merged(merged: Merged, overrides: Overrides, env: Mapping[str, str])
         cluster_extension=cluster_extension,
         server_source=server_source,
         namespace_source=namespace_source,
+        guard="" if overrides.server else guard,
     )
+
+
+def _behind_guard(
+    merged: Merged, context: str, cluster: str, env: Mapping[str, str]
+) -> tuple[str, str, str] | None:
+    """(guard URL, real cluster, real user) for a context this terminal guards.
+
+    Only the terminal's own file (``$KUBESAFE_SESSION/kubeconfig``) can send a
+    context through a guard, and only to 127.0.0.1: a guard entry anywhere else
+    is judged as what it says, its server.
+    """
+    session = env.get("KUBESAFE_SESSION", "")
+    own = os.path.join(session, "kubeconfig") if session else ""
+    if not own or merged.context_files.get(context) != os.path.abspath(own):
+        return None
+    server, extension = merged.clusters.get(cluster, ("", None))
+    guard = extension.get("guard") if isinstance(extension, dict) else None
+    if not server.startswith(GUARD_SERVER_PREFIX) or not isinstance(guard, dict):
+        return None
+    real_cluster, real_user = guard.get("cluster"), guard.get("user")
+    if not isinstance(real_cluster, str) or not isinstance(real_user, str):
+        return None
+    return server, real_cluster, real_user
 
 
 def _describe_files(merged: Merged) -> str:

@@ -272,19 +272,67 @@ def run(argv: list[str], env: Mapping[str, str] | None = None) -> int:
 
     plan = make_plan(argv, environment, parsed=parsed)
     if plan.decision != ALLOW:
-        approved, message = _approve(
-            plan, environment, preview=lambda: blast_preview(plan, environment)
-        )
-        if not approved:
-            _error(message)
-            return EXIT_REFUSED
+        lifted = open_lift_reason(plan, environment)
+        if lifted is not None:
+            _audit(plan, "allowed", f"lift open in this terminal ({lifted or 'no reason given'})")
+        else:
+            approved, message = _approve(
+                plan, environment, preview=lambda: blast_preview(plan, environment)
+            )
+            if not approved:
+                _error(message)
+                return EXIT_REFUSED
     elif plan.classification.mutating and plan.protection.protected:
         _audit(plan, "allowed", plan.decision_reason)
     kubectl = _ensure_kubectl(plan, environment)
     if kubectl is None:
         return EXIT_NOT_FOUND
+    _past_the_guard(plan, environment)
     environment[DEPTH_VARIABLE] = str(depth)
     return exec_kubectl(kubectl, argv, environment)
+
+
+def open_lift_reason(plan: Judged, env: Mapping[str, str]) -> str | None:
+    """The reason of a lift open in this terminal for the plan's target, or None.
+
+    ``kubesafe lift`` opened it with a person present; it covers what the
+    guard lets through: not ``block``, not an unresolvable target, not an
+    agent session.
+    """
+    from kubesafe.kubectl.plan import BLOCK
+
+    session = env.get("KUBESAFE_SESSION", "")
+    target = plan.guarded
+    if not session or target is None or not plan.overridable or plan.decision == BLOCK:
+        return None
+    if len({t.context for t in plan.targets}) != 1:
+        return None
+    path = os.path.join(session, "guard", "lifts.json")
+    if not os.path.exists(path):
+        return None
+    from kubesafe.agents import agent_marker
+
+    if agent_marker(env) is not None:
+        return None
+    from kubesafe.guard.lifts import LiftBook
+
+    lift = LiftBook(path, os.path.basename(session)).current(target.context)
+    return None if lift is None else lift.reason
+
+
+def _past_the_guard(plan: Plan, env: dict[str, str]) -> None:
+    """Let the kubectl about to run reach a guarded target directly (decided above)."""
+    session = env.get("KUBESAFE_SESSION", "")
+    target = plan.target
+    if not session or target is None or not target.guard:
+        return
+    if any(t != target for t in plan.targets):
+        return  # readings disagree: leave it to the guard, which fails closed
+    from kubesafe.shell.direct import direct_kubeconfig
+
+    replacement = direct_kubeconfig(session, target, env)
+    if replacement is not None:
+        env["KUBECONFIG"] = replacement
 
 
 def blast_preview(plan: Plan, env: dict[str, str]) -> Shown:

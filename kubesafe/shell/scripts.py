@@ -79,6 +79,9 @@ _POSIX_REFRESH = r"""__kubesafe_refresh() {
   local st=$? f s=
   local key="${KUBECONFIG-}|${KUBESAFE_CONFIG-}|${HOME-}|${XDG_CONFIG_HOME-}"
   key+="|${XDG_STATE_HOME-}|${NO_COLOR-}|${KUBESAFE_PROMPT_FORMAT-}|${KUBERNETES_MASTER-}"
+  # A guard that died, or a lift's countdown reaching its next minute, renders again.
+  [[ -n ${__kubesafe_guard-} ]] && ! kill -0 "$__kubesafe_guard" 2>/dev/null && key=
+  [[ -n ${__kubesafe_until-} ]] && (( ${EPOCHSECONDS:-0} >= __kubesafe_until )) && key=
   if [[ $key == "$__kubesafe_key" ]]; then
     # Pairs of (stamp, file): the file must still have exactly the stamp's mtime.
     for f in "${__kubesafe_present[@]}"; do
@@ -107,7 +110,7 @@ if [ "$$" = @PID@ ]; then
 __kubesafe_launcher=(@LAUNCHER@)
 """
     + _POSIX_SETUP
-    + r"""__kubesafe_key= KUBESAFE_PROMPT=
+    + r"""__kubesafe_key= KUBESAFE_PROMPT= __kubesafe_guard= __kubesafe_until=
 __kubesafe_present=() __kubesafe_absent=()
 """
     + _POSIX_REFRESH
@@ -145,8 +148,9 @@ typeset -ga __kubesafe_launcher
 __kubesafe_launcher=(@LAUNCHER@)
 """
     + _POSIX_SETUP
-    + r"""typeset -g __kubesafe_key= KUBESAFE_PROMPT=
+    + r"""typeset -g __kubesafe_key= KUBESAFE_PROMPT= __kubesafe_guard= __kubesafe_until=
 typeset -ga __kubesafe_present __kubesafe_absent
+zmodload -F zsh/datetime p:EPOCHSECONDS 2>/dev/null
 """
     + _POSIX_REFRESH
     + r"""kubesafe_prompt() { __kubesafe_refresh; print -rn -- "$KUBESAFE_PROMPT"; }

@@ -1,0 +1,229 @@
+"""One terminal's guard: which contexts it covers, starting it, finding it.
+
+The shell integration calls ``plan_terminal`` when a terminal starts: it picks
+the contexts the policy protects (minus environments with ``guard: off``), a
+loopback port and the terminal's token, and records them in
+``<session>/guard/terminal.json``. The terminal's kubeconfig then points those
+contexts at ``https://127.0.0.1:PORT/<id>`` with the CA file the guard will
+make; a client that comes before the guard is up fails on the missing CA or a
+refused connection, never reaches the real server.
+
+``spawn`` starts the guard in the background (the shell does not wait for the
+certificates); ``ensure_running`` is what the prompt render and the shim call
+to restart a guard that died. The guard ends itself when the terminal's shell
+is gone, and ``stop`` ends it from the shell's exit hook.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import socket
+import sys
+from collections.abc import Mapping
+from dataclasses import dataclass
+
+from kubesafe import paths
+from kubesafe.guard import layout as layout_module
+from kubesafe.kubeconfig.cache import FileIndex
+from kubesafe.kubeconfig.resolve import Overrides, ResolveError, load_merged, resolve_merged
+from kubesafe.policy import endpoint_rules, guard_wanted, load_policy, protection
+
+TERMINAL_FILE = "terminal.json"
+PID_FILE = "guard.pid"
+LOG_FILE = "guard.log"
+
+
+@dataclass(frozen=True)
+class TerminalGuard:
+    directory: str
+    terminal: str
+    shell_pid: int
+    port: int
+    # context name -> path prefix (its id)
+    contexts: dict[str, str]
+    # The user's real kubeconfig files (never the terminal's own), for the guard.
+    kubeconfig: str
+
+    def server(self, context: str) -> str:
+        return f"https://127.0.0.1:{self.port}/{self.contexts[context]}"
+
+
+def guarded_contexts(env: Mapping[str, str], index: FileIndex | None = None) -> list[str]:
+    """Contexts of the kubeconfig in ``env`` whose writes the policy protects anywhere."""
+    files = index or FileIndex()
+    policy = load_policy(env, files)
+    if policy.error is not None:
+        return []
+    try:
+        merged = load_merged(Overrides(), env, files)
+    except ResolveError:
+        return []
+    found: list[str] = []
+    for name in merged.contexts:
+        try:
+            target = resolve_merged(merged, Overrides(context=name), env)
+        except ResolveError:
+            continue
+        verdict = protection(
+            policy,
+            target,
+            mutating=True,
+            destructive=True,
+            namespaces=None,
+            endpoints=endpoint_rules(policy, merged, target),
+        )
+        if guard_wanted(policy, verdict):
+            found.append(name)
+    return found
+
+
+def _free_port() -> int:
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as probe:
+        probe.bind(("127.0.0.1", 0))
+        port: int = probe.getsockname()[1]
+        return port
+
+
+def plan_terminal(
+    directory: str, terminal: str, shell_pid: int, contexts: list[str], kubeconfig: str
+) -> TerminalGuard:
+    """Prepare the guard directory and token; record what the guard will serve."""
+    layout = layout_module.prepare(directory)
+    layout_module.ensure_token(layout)
+    ids = {name: layout_module.context_id(name) for name in contexts}
+    guard = TerminalGuard(directory, terminal, shell_pid, _free_port(), ids, kubeconfig)
+    record = {
+        "terminal": terminal,
+        "shell_pid": shell_pid,
+        "port": guard.port,
+        "contexts": ids,
+        "kubeconfig": kubeconfig,
+    }
+    path = os.path.join(directory, TERMINAL_FILE)
+    if not paths.write_private(path, json.dumps(record, indent=2).encode() + b"\n"):
+        raise OSError(f"cannot write {path}")
+    return guard
+
+
+def load_terminal(directory: str) -> TerminalGuard | None:
+    content = paths.read_private(os.path.join(directory, TERMINAL_FILE))
+    if content is None:
+        return None
+    try:
+        data = json.loads(content)
+        return TerminalGuard(
+            directory,
+            str(data["terminal"]),
+            int(data["shell_pid"]),
+            int(data["port"]),
+            {str(k): str(v) for k, v in data["contexts"].items()},
+            str(data["kubeconfig"]),
+        )
+    except (ValueError, KeyError, TypeError, AttributeError):
+        return None
+
+
+def guard_pid(directory: str) -> int | None:
+    content = paths.read_private(os.path.join(directory, PID_FILE))
+    try:
+        return int(content) if content else None
+    except ValueError:
+        return None
+
+
+def pid_alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except OSError:
+        return True
+    return True
+
+
+def _is_guard(pid: int, directory: str) -> bool:
+    """The process is this terminal's guard (not a reused PID), where /proc says so."""
+    try:
+        with open(f"/proc/{pid}/cmdline", "rb") as handle:
+            words = handle.read().split(b"\0")
+    except FileNotFoundError:
+        return not os.path.isdir("/proc/self")  # no /proc here: trust the PID
+    except OSError:
+        return False
+    return b"kubesafe.guard" in words and os.fsencode(directory) in words
+
+
+def running(directory: str) -> int | None:
+    """The PID of this terminal's guard when it runs."""
+    pid = guard_pid(directory)
+    if pid is None or not pid_alive(pid) or not _is_guard(pid, directory):
+        return None
+    return pid
+
+
+def spawn(guard: TerminalGuard, env: Mapping[str, str]) -> int:
+    """Start the guard in the background; returns its PID at once."""
+    import subprocess
+
+    command = [
+        sys.executable,
+        "-m",
+        "kubesafe.guard",
+        "serve",
+        "--dir",
+        guard.directory,
+        "--terminal",
+        guard.terminal,
+        "--port",
+        str(guard.port),
+        "--shell-pid",
+        str(guard.shell_pid),
+    ]
+    for name in guard.contexts:
+        command.extend(("--context", name))
+    child_env = {k: v for k, v in env.items() if k != "KUBESAFE_SESSION"}
+    child_env["KUBECONFIG"] = guard.kubeconfig
+    log = os.open(
+        os.path.join(guard.directory, LOG_FILE), os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o600
+    )
+    try:
+        child = subprocess.Popen(
+            command,
+            stdin=subprocess.DEVNULL,
+            stdout=subprocess.DEVNULL,
+            stderr=log,
+            env=child_env,
+            start_new_session=True,  # the terminal's Ctrl-C and job control leave it alone
+            close_fds=True,
+        )
+    finally:
+        os.close(log)
+    paths.write_private(os.path.join(guard.directory, PID_FILE), f"{child.pid}\n".encode())
+    return child.pid
+
+
+def ensure_running(directory: str, env: Mapping[str, str]) -> int | None:
+    """Restart this terminal's guard if it died; its PID, or None without one."""
+    guard = load_terminal(directory)
+    if guard is None or not guard.contexts:
+        return None
+    pid = running(directory)
+    if pid is not None:
+        return pid
+    if not pid_alive(guard.shell_pid):
+        return None
+    return spawn(guard, env)
+
+
+def stop(directory: str) -> bool:
+    """End this terminal's guard (the shell is exiting)."""
+    pid = running(directory)
+    if pid is None:
+        return False
+    try:
+        os.kill(pid, signal.SIGTERM)
+    except OSError:
+        return False
+    return True
