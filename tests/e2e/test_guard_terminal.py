@@ -252,6 +252,26 @@ def test_lift_is_refused_for_agents_and_without_a_terminal(bash: InteractiveShel
     assert code == 1 and "longer than the policy allows" in output
     code, output = bash.run("kubesafe guard status")
     assert code == 0 and "running" in output and "prod" in output and "LIFT" not in output
+    doctor = (
+        f"{sys.executable} -c 'import os; from kubesafe.doctor.guard_check import guard_check;"
+        " c = guard_check(os.environ); print(c.status, c.summary)'"
+    )
+    code, output = bash.run(doctor)
+    assert output.startswith("ok the guard runs (pid") and "for prod" in output, output
+    pid = int((_guard_dir(bash) / "guard.pid").read_text())
+    os.kill(pid, signal.SIGTERM)
+    while _alive(pid):
+        time.sleep(0.05)
+    code, output = bash.run(doctor)  # the doctor runs before the next prompt restarts it
+    assert output.startswith("fail the guard for prod is not running"), output
+
+
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    return True
 
 
 def test_a_killed_guard_is_never_bypassed_and_restarts_at_the_next_prompt(

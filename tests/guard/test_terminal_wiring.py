@@ -148,3 +148,26 @@ def test_the_shims_direct_kubeconfig_names_the_real_entries(env: dict[str, str])
         "shop",
     )
     assert seen.server == "https://prod.example:6443" and seen.guard == ""
+
+
+def test_the_prompt_shows_an_open_lift_and_its_remaining_minutes(env: dict[str, str]) -> None:
+    import time
+
+    from kubesafe.guard.lifts import close_lift, open_lift
+    from kubesafe.shell import prompt
+
+    directory, terminal = _terminal(env)
+    lifts = os.path.join(session.guard_dir(directory), "lifts.json")
+    assert lifts in prompt.watched_files(terminal)  # opening one re-renders the prompt
+    assert "LIFT" not in prompt.compute_segment(terminal).text
+    lift = open_lift(lifts, os.path.basename(directory), "prod", 14 * 60 + 30, "deploy")
+    segment = prompt.compute_segment(terminal)
+    assert segment.text.endswith("prod:shop LIFT 15m")
+    # The text changes when 14m remain: the shell renders again then, not before.
+    assert segment.until == int(lift.until - 14 * 60) + 1
+    assert segment.until > time.time()
+    text, _ = prompt.lift_marker(directory, "prod", now=lift.until - 30)
+    assert text == "LIFT 1m "
+    assert prompt.lift_marker(directory, "prod", now=lift.until + 1) == ("", 0)
+    close_lift(lifts, os.path.basename(directory), "prod")
+    assert "LIFT" not in prompt.compute_segment(terminal).text
