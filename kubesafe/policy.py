@@ -118,12 +118,26 @@ class Protection(Record):
         self.deciding = deciding
 
 
+_NORMALIZED: dict[str, str] = {}
+
+
 def normalize_server(url: str) -> str:
     """Lower-case scheme and host, no trailing slash, default ports dropped.
 
     A user part (``https://me@host``) and a fully qualified name's final dot
     (``host.``) do not change the endpoint client-go connects to: both go too.
+    Remembered per URL: judging every context (the terminal guard's start)
+    compares each one's server with every other's.
     """
+    found = _NORMALIZED.get(url)
+    if found is None:
+        if len(_NORMALIZED) > 4096:
+            _NORMALIZED.clear()
+        found = _NORMALIZED[url] = _normalize(url)
+    return found
+
+
+def _normalize(url: str) -> str:
     text = url.strip()
     scheme, separator, rest = text.partition("://")
     if not separator or not scheme:

@@ -13,12 +13,12 @@ def guard_check(env: Mapping[str, str]) -> Check:
 
     session = active_session(env)
     if session is None:
+        # The integration check already says how to load it; the guard comes with it.
         return Check(
             "guard",
-            WARN,
-            "no API guard: this shell has no kubesafe integration, so only kubectl and helm "
-            "run through kubesafe are guarded",
-            fix=('eval "$(kubesafe init bash)"   # or zsh / fish, in your rc file',),
+            OK,
+            "no API guard in this shell (it comes with the shell integration): only kubectl "
+            "and helm run through kubesafe are guarded here",
         )
     directory = guard_dir(session)
     guard = load_terminal(directory)

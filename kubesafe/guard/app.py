@@ -70,6 +70,10 @@ def choose_kubectl(context: str, env: Mapping[str, str]) -> str:
         raise GuardError(str(exc)) from None
 
 
+def _chooser(context: str, env: Mapping[str, str]) -> Callable[[], str]:
+    return lambda: choose_kubectl(context, env)
+
+
 def build(config: GuardConfig) -> tuple[GuardServer, Layout]:
     try:
         layout = layout_module.prepare(config.directory)
@@ -82,9 +86,8 @@ def build(config: GuardConfig) -> tuple[GuardServer, Layout]:
     sockets = layout_module.socket_directory(layout, max((len(i) for i in ids), default=0) + 5)
     contexts = []
     for name, identifier in zip(config.contexts, ids, strict=True):
-        kubectl = config.kubectl or choose_kubectl(name, config.env)
         proxy = KubectlProxy(
-            kubectl,
+            config.kubectl or _chooser(name, config.env),
             name,
             os.path.join(sockets, f"{identifier}.sock"),
             config.env,

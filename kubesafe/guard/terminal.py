@@ -3,7 +3,7 @@
 The shell integration calls ``plan_terminal`` when a terminal starts: it picks
 the contexts the policy protects (minus environments with ``guard: off``), a
 loopback port and the terminal's token, and records them in
-``<session>/guard/terminal.json``. The terminal's kubeconfig then points those
+``<session>/guard/terminal.marshal``. The terminal's kubeconfig then points those
 contexts at ``https://127.0.0.1:PORT/<id>`` with the CA file the guard will
 make; a client that comes before the guard is up fails on the missing CA or a
 refused connection, never reaches the real server.
@@ -16,35 +16,49 @@ is gone, and ``stop`` ends it from the shell's exit hook.
 
 from __future__ import annotations
 
-import json
+import marshal
 import os
-import signal
-import socket
 import sys
 from collections.abc import Mapping
-from dataclasses import dataclass
 
 from kubesafe import paths
 from kubesafe.guard import layout as layout_module
 from kubesafe.kubeconfig.cache import FileIndex
 from kubesafe.kubeconfig.resolve import Overrides, ResolveError, load_merged, resolve_merged
-from kubesafe.policy import endpoint_rules, guard_wanted, load_policy, protection
+from kubesafe.policy import (
+    endpoint_rules,
+    guard_wanted,
+    load_policy,
+    normalize_server,
+    protection,
+)
 
-TERMINAL_FILE = "terminal.json"
+# marshal, not json: this is written at every shell start (json costs an import of re).
+TERMINAL_FILE = "terminal.marshal"
 PID_FILE = "guard.pid"
 LOG_FILE = "guard.log"
 
 
-@dataclass(frozen=True)
 class TerminalGuard:
-    directory: str
-    terminal: str
-    shell_pid: int
-    port: int
-    # context name -> path prefix (its id)
-    contexts: dict[str, str]
-    # The user's real kubeconfig files (never the terminal's own), for the guard.
-    kubeconfig: str
+    __slots__ = ("contexts", "directory", "kubeconfig", "port", "shell_pid", "terminal")
+
+    def __init__(
+        self,
+        directory: str,
+        terminal: str,
+        shell_pid: int,
+        port: int,
+        contexts: dict[str, str],
+        kubeconfig: str,
+    ) -> None:
+        self.directory = directory
+        self.terminal = terminal
+        self.shell_pid = shell_pid
+        self.port = port
+        # context name -> path prefix (its id)
+        self.contexts = contexts
+        # The user's real kubeconfig files (never the terminal's own), for the guard.
+        self.kubeconfig = kubeconfig
 
     def server(self, context: str) -> str:
         return f"https://127.0.0.1:{self.port}/{self.contexts[context]}"
@@ -60,30 +74,46 @@ def guarded_contexts(env: Mapping[str, str], index: FileIndex | None = None) -> 
         merged = load_merged(Overrides(), env, files)
     except ResolveError:
         return []
-    found: list[str] = []
+    targets = []
     for name in merged.contexts:
         try:
-            target = resolve_merged(merged, Overrides(context=name), env)
+            targets.append(resolve_merged(merged, Overrides(context=name), env))
         except ResolveError:
             continue
+    # Rules lent between contexts on one endpoint (endpoint_rules) matter only where
+    # an endpoint has several contexts: asking for them everywhere costs n^2.
+    shared: dict[object, int] = {}
+    for target in targets:
+        for key in (("cluster", target.cluster), ("server", normalize_server(target.server))):
+            shared[key] = shared.get(key, 0) + 1
+    found: list[str] = []
+    for target in targets:
+        keys = (("cluster", target.cluster), ("server", normalize_server(target.server)))
+        lent = any(shared[key] > 1 for key in keys)
         verdict = protection(
             policy,
             target,
             mutating=True,
             destructive=True,
             namespaces=None,
-            endpoints=endpoint_rules(policy, merged, target),
+            endpoints=endpoint_rules(policy, merged, target) if lent else (),
         )
         if guard_wanted(policy, verdict):
-            found.append(name)
+            found.append(target.context)
     return found
 
 
 def _free_port() -> int:
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as probe:
+    # _socket, not socket: socket pulls in selectors and enum at every shell start.
+    import _socket
+
+    probe = _socket.socket(_socket.AF_INET, _socket.SOCK_STREAM)
+    try:
         probe.bind(("127.0.0.1", 0))
         port: int = probe.getsockname()[1]
-        return port
+    finally:
+        probe.close()
+    return port
 
 
 def plan_terminal(
@@ -102,7 +132,7 @@ def plan_terminal(
         "kubeconfig": kubeconfig,
     }
     path = os.path.join(directory, TERMINAL_FILE)
-    if not paths.write_private(path, json.dumps(record, indent=2).encode() + b"\n"):
+    if not paths.write_private(path, marshal.dumps(record)):
         raise OSError(f"cannot write {path}")
     return guard
 
@@ -112,7 +142,7 @@ def load_terminal(directory: str) -> TerminalGuard | None:
     if content is None:
         return None
     try:
-        data = json.loads(content)
+        data = marshal.loads(content)
         return TerminalGuard(
             directory,
             str(data["terminal"]),
@@ -219,6 +249,8 @@ def ensure_running(directory: str, env: Mapping[str, str]) -> int | None:
 
 def stop(directory: str) -> bool:
     """End this terminal's guard (the shell is exiting)."""
+    import signal
+
     pid = running(directory)
     if pid is None:
         return False

@@ -271,7 +271,7 @@ def _guard_pid(env: Mapping[str, str]) -> str:
     from kubesafe.shell.session import guard_dir
 
     directory = guard_dir(session)
-    if not os.path.exists(os.path.join(directory, "terminal.json")):
+    if not os.path.exists(os.path.join(directory, "terminal.marshal")):
         return ""
     from kubesafe.guard.terminal import ensure_running
 

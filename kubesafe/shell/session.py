@@ -353,14 +353,19 @@ def _plan_guard(directory: str, pid: int, state: SessionFile, real_env: Mapping[
     if real_env.get("KUBESAFE_GUARD", "").lower() in ("off", "0", "no", "false"):
         return
     from kubesafe.guard.terminal import guarded_contexts, plan_terminal
+    from kubesafe.kubeconfig.cache import FileIndex
 
-    names = guarded_contexts(real_env)
+    index = FileIndex()
+    names = guarded_contexts(real_env, index)
     if not names:
+        index.save()
         return
     try:
-        real = load_merged(Overrides(), real_env).contexts
+        real = load_merged(Overrides(), real_env, index).contexts
     except ResolveError:
         return
+    finally:
+        index.save()
     terminal = os.path.basename(directory)
     guard = plan_terminal(
         guard_dir(directory), terminal, pid, names, real_env.get("KUBECONFIG", "")
