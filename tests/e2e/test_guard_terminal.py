@@ -23,6 +23,7 @@ from pathlib import Path
 import pytest
 
 from tests.support.fake_apiserver import FakeAPIServer, write_kubeconfig
+from tests.support.kubectl_binaries import helm_binary
 from tests.support.shells import SHELL_BINARIES, InteractiveShell, strip_ansi
 
 pytestmark = pytest.mark.e2e
@@ -139,9 +140,25 @@ def _lift(shell: InteractiveShell, arguments: str) -> str:
     return output
 
 
+@pytest.fixture
+def chart(tmp_path: Path) -> Path:
+    chart = tmp_path / "chart"
+    (chart / "templates").mkdir(parents=True)
+    (chart / "Chart.yaml").write_text("apiVersion: v2\nname: tiny\nversion: 0.1.0\n")
+    (chart / "templates" / "cm.yaml").write_text(
+        "apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: tiny-cm\ndata:\n  a: b\n"
+    )
+    return chart
+
+
 def test_every_client_is_guarded_and_a_lift_opens_writes(
-    bash: InteractiveShell, upstream: FakeAPIServer, kubectl33: Path, world: dict[str, str]
+    bash: InteractiveShell,
+    upstream: FakeAPIServer,
+    kubectl33: Path,
+    world: dict[str, str],
+    chart: Path,
 ) -> None:
+    helm = str(helm_binary(33))
     directory = _guard_dir(bash)
     state = _wait_serving(directory)
     kubeconfig = Path(directory.parent / "kubeconfig").read_text()
@@ -165,6 +182,11 @@ def test_every_client_is_guarded_and_a_lift_opens_writes(
     assert '"code": 403' in output and "kubesafe guard refused" in output, output
     code, output = bash.run(f'{sys.executable} -c "$(printf %s {_shell_quote(PYTHON_CREATE)})"')
     assert "LISTED 1" in output and "REFUSED 403" in output, output
+    # Real helm by its absolute path (not `kubesafe helm`): list works, install is refused.
+    code, output = bash.run(f"{helm} list -n shop")
+    assert code == 0, output
+    code, output = bash.run(f"{helm} install tiny {chart} -n shop")
+    assert code != 0 and "kubesafe guard refused" in output, output
     assert _writes(upstream) == []
 
     code, output = bash.run(f"{kubectl} get pods -n shop -o name")
