@@ -468,7 +468,16 @@ def lift_command(context: str, duration: str | None, reason: str, end: bool) -> 
 
 @cli.group("guard", cls=Group)
 def guard_group() -> None:
-    """The per-terminal API guard that stops writes from every client."""
+    """The per-terminal API guard that stops writes from every client.
+
+    In a terminal with the shell integration, protected contexts are reached
+    through this terminal's guard: k9s, helm, scripts, client libraries and
+    kubectl by its absolute path get a 403 for writes until `kubesafe lift`.
+
+    \b
+    Example:
+      kubesafe guard status
+    """
 
 
 @guard_group.command("status")

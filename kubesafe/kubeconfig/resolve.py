@@ -72,7 +72,15 @@ class Overrides(Record):
 class Merged(Record):
     """The merged view of all kubeconfig files in effect."""
 
-    __slots__ = ("clusters", "context_files", "contexts", "current_context", "files", "users")
+    __slots__ = (
+        "clusters",
+        "context_files",
+        "contexts",
+        "current_context",
+        "files",
+        "guards",
+        "users",
+    )
 
     def __init__(
         self,
@@ -82,6 +90,7 @@ class Merged(Record):
         clusters: dict[str, tuple[str, Any]],
         users: frozenset[str],
         context_files: dict[str, str],
+        guards: dict[str, str] | None = None,
     ) -> None:
         self.files = files
         self.current_context = current_context
@@ -90,6 +99,9 @@ class Merged(Record):
         self.users = users
         # context name -> file that defined it (first wins), for messages and `policy`
         self.context_files = context_files
+        # Contexts this terminal sends through its guard: name -> the guard's URL. Their
+        # entries in ``contexts`` already name the real cluster and user (see _unguard).
+        self.guards = guards or {}
 
 
 class Target(Record):
@@ -263,13 +275,6 @@ def resolve_merged(merged: Merged, overrides: Overrides, env: Mapping[str, str])
     if context_name and context is None:
         raise ResolveError(f'context "{context_name}" not found in {_describe_files(merged)}')
     ctx_cluster, ctx_user, ctx_namespace, ctx_extension = context or ("", "", "", None)
-    guard = ""
-    if ctx_cluster.startswith(GUARD_PREFIX) and not overrides.cluster:
-        real = _behind_guard(merged, context_name, ctx_cluster, env)
-        if real is not None:
-            guard, ctx_cluster, real_user = real
-            if ctx_user.startswith(GUARD_PREFIX):
-                ctx_user = real_user
     cluster_name = overrides.cluster or ctx_cluster
     user_name = overrides.user or ctx_user
     if overrides.cluster and cluster_name not in merged.clusters:
@@ -315,31 +320,40 @@ def resolve_merged(merged: Merged, overrides: Overrides, env: Mapping[str, str])
         cluster_extension=cluster_extension,
         server_source=server_source,
         namespace_source=namespace_source,
-        guard="" if overrides.server else guard,
+        guard="" if overrides.server or overrides.cluster else merged.guards.get(context_name, ""),
     )
 
 
-def _behind_guard(
-    merged: Merged, context: str, cluster: str, env: Mapping[str, str]
-) -> tuple[str, str, str] | None:
-    """(guard URL, real cluster, real user) for a context this terminal guards.
+def _unguard(merged: Merged, env: Mapping[str, str]) -> None:
+    """Show the real cluster and user of contexts the terminal sends through its guard.
 
     Only the terminal's own file (``$KUBESAFE_SESSION/kubeconfig``) can send a
-    context through a guard, and only to 127.0.0.1: a guard entry anywhere else
-    is judged as what it says, its server.
+    context through a guard, and only to 127.0.0.1; the guard's cluster entry
+    names the real cluster and user in its ``kubesafe`` extension. So every
+    decision (the context's own rules, rules lent by contexts on the same
+    endpoint, version discovery, the prompt) is about the real target. A guard
+    entry anywhere else is taken at its word: its server.
     """
     session = env.get("KUBESAFE_SESSION", "")
-    own = os.path.join(session, "kubeconfig") if session else ""
-    if not own or merged.context_files.get(context) != os.path.abspath(own):
-        return None
-    server, extension = merged.clusters.get(cluster, ("", None))
-    guard = extension.get("guard") if isinstance(extension, dict) else None
-    if not server.startswith(GUARD_SERVER_PREFIX) or not isinstance(guard, dict):
-        return None
-    real_cluster, real_user = guard.get("cluster"), guard.get("user")
-    if not isinstance(real_cluster, str) or not isinstance(real_user, str):
-        return None
-    return server, real_cluster, real_user
+    if not session:
+        return
+    own = os.path.abspath(os.path.join(session, "kubeconfig"))
+    if own not in merged.files:
+        return
+    for name, (cluster, user, namespace, extension) in list(merged.contexts.items()):
+        if not cluster.startswith(GUARD_PREFIX) or merged.context_files.get(name) != own:
+            continue
+        server, cluster_extension = merged.clusters.get(cluster, ("", None))
+        guard = cluster_extension.get("guard") if isinstance(cluster_extension, dict) else None
+        if not server.startswith(GUARD_SERVER_PREFIX) or not isinstance(guard, dict):
+            continue
+        real_cluster, real_user = guard.get("cluster"), guard.get("user")
+        if not isinstance(real_cluster, str) or not isinstance(real_user, str):
+            continue
+        if user.startswith(GUARD_PREFIX):
+            user = real_user
+        merged.contexts[name] = (real_cluster, user, namespace, extension)
+        merged.guards[name] = server
 
 
 def _describe_files(merged: Merged) -> str:
@@ -358,7 +372,9 @@ def load_merged(
     environment = os.environ if env is None else env
     own_index = index if index is not None else FileIndex()
     try:
-        return merge(load(overrides.kubeconfig, environment, own_index))
+        merged = merge(load(overrides.kubeconfig, environment, own_index))
+        _unguard(merged, environment)
+        return merged
     finally:
         if index is None:
             own_index.save()

@@ -171,3 +171,35 @@ def test_the_prompt_shows_an_open_lift_and_its_remaining_minutes(env: dict[str, 
     assert prompt.lift_marker(directory, "prod", now=lift.until + 1) == ("", 0)
     close_lift(lifts, os.path.basename(directory), "prod")
     assert "LIFT" not in prompt.compute_segment(terminal).text
+
+
+def test_rules_lent_on_one_endpoint_still_see_the_real_cluster(
+    env: dict[str, str], tmp_path: Path
+) -> None:
+    """`sandbox` shares prod's cluster: prod's rule protects it, through the guard too."""
+    from kubesafe.kubeconfig.cache import FileIndex
+    from kubesafe.policy import endpoint_rules, load_policy, protection
+
+    (tmp_path / "config").write_text(
+        KUBECONFIG.replace(
+            "- name: stage\n",
+            "- name: sandbox\n  context: {cluster: c-prod, user: u-dev}\n- name: stage\n",
+        )
+    )
+    directory, terminal = _terminal(env)
+    data = parse_bytes(Path(session.session_kubeconfig(directory)).read_bytes())
+    assert "kubesafe-guard/sandbox" in data["clusters"]
+    merged = load_merged(Overrides(), terminal)
+    for name in ("prod", "sandbox"):
+        target = resolve_merged(merged, Overrides(context=name), terminal)
+        assert target.cluster == "c-prod" and target.guard
+        policy = load_policy(terminal, FileIndex())
+        found = protection(
+            policy,
+            target,
+            mutating=True,
+            destructive=False,
+            namespaces=None,
+            endpoints=endpoint_rules(policy, merged, target),
+        )
+        assert found.level == "confirm", name
