@@ -104,7 +104,7 @@ def lift(
             f"--for {duration} is longer than the policy allows ({_format(longest)}, "
             "guard.max-lift in the policy file)"
         )
-    _person_present(context, seconds, reason, terminal)
+    _person_present(context, seconds, reason, terminal, env)
     opened = open_lift(path, terminal, context, seconds, reason)
     _audit(context, "lift-opened", reason, terminal, until=opened.until)
     return (
@@ -114,11 +114,13 @@ def lift(
     )
 
 
-def _person_present(context: str, seconds: float, reason: str, terminal: str) -> None:
+def _person_present(
+    context: str, seconds: float, reason: str, terminal: str, env: Mapping[str, str]
+) -> None:
     from kubesafe.agents import agent_marker
     from kubesafe.confirm import open_terminal
 
-    agent = agent_marker(os.environ)
+    agent = agent_marker(env)
     if agent is not None:
         _audit(context, "lift-refused", f"coding agent session ({agent})", terminal)
         raise CommandError(
