@@ -57,6 +57,10 @@ class FileIndex:
         self.dirty = False
         self.hits = 0
         self.misses = 0
+        # Files changed within RACY_SECONDS are not stored for later processes, but one
+        # process reading the same unchanged file twice (the prompt's sync, then its
+        # segment) parses it once.
+        self._recent: dict[tuple[str, str], tuple[Identity, Any]] = {}
         self._load()
 
     def _load(self) -> None:
@@ -87,6 +91,8 @@ class FileIndex:
             try:
                 before = _identity(os.fstat(handle.fileno()))
                 cached = self.entries.get(key)
+                if cached is None or cached[0] != before:
+                    cached = self._recent.get(key)
                 if cached is not None and cached[0] == before:
                     self.hits += 1
                     result: T = cached[1]
@@ -98,6 +104,8 @@ class FileIndex:
                 raise FileReadError(f"cannot read it: {exc.strerror or exc}") from None
         data = parse(content)
         settled = time.time_ns() - max(after[3], after[4]) > RACY_SECONDS * 1_000_000_000
+        if before == after and not settled:
+            self._recent[key] = (after, data)
         if before == after and settled:
             self.entries.pop(key, None)
             self.entries[key] = (after, data)
