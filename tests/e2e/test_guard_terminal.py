@@ -203,6 +203,8 @@ def test_every_client_is_guarded_and_a_lift_opens_writes(
     # explain names the real server behind the guard; the prompt shows PROD.
     code, output = bash.run("kubesafe explain -- get pods")
     assert code == 0 and upstream.cluster_url("g-prod") in output, output
+    assert "cluster:     prod" in output and "user:        u-prod" in output, output
+    assert "through the terminal's API guard" in output
     assert "127.0.0.1:" + str(state["port"]) not in output.replace(upstream.cluster_url(""), "")
     assert "PROD" in bash.prompt()
 
