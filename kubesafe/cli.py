@@ -446,7 +446,14 @@ def shell_exit_command(session: str) -> None:
 @click.option("--for", "duration", default=None, help="How long: 15m, 1h (at most guard.max-lift).")
 @click.option("--reason", default="", help="Why; written to the audit log with every write.")
 @click.option("--end", is_flag=True, help="Close the lift now.")
-def lift_command(context: str, duration: str | None, reason: str, end: bool) -> None:
+@click.option(
+    "--user-guard",
+    is_flag=True,
+    help="For the user-level guard (kubesafe guard kubeconfig), not this terminal.",
+)
+def lift_command(
+    context: str, duration: str | None, reason: str, end: bool, user_guard: bool
+) -> None:
     """Open writes to a protected CONTEXT from this terminal for a while.
 
     Every client in this terminal (kubectl, helm, k9s, scripts) may write to
@@ -463,7 +470,9 @@ def lift_command(context: str, duration: str | None, reason: str, end: bool) -> 
 
     from kubesafe.commands.lift import lift
 
-    _run_command(lambda: lift(context, duration, reason, end=end, env=os.environ))
+    _run_command(
+        lambda: lift(context, duration, reason, end=end, env=os.environ, user_guard=user_guard)
+    )
 
 
 @cli.group("guard", cls=Group)
@@ -478,6 +487,27 @@ def guard_group() -> None:
     Example:
       kubesafe guard status
     """
+
+
+@guard_group.command("kubeconfig")
+@click.argument("path")
+def guard_kubeconfig(path: str) -> None:
+    """Write PATH: a kubeconfig reaching the protected contexts through a user-level guard.
+
+    For programs started outside a terminal (Lens, Headlamp, IDEs): point them
+    at PATH. It holds only the protected contexts and no real credential;
+    writes are refused until `kubesafe lift CONTEXT --for 15m --user-guard`,
+    run from a terminal. Run it again after the policy changes.
+
+    \b
+    Example:
+      kubesafe guard kubeconfig ~/.kube/guarded.yaml
+    """
+    import os
+
+    from kubesafe.commands.guard import write_kubeconfig
+
+    _run_command(lambda: write_kubeconfig(path, os.environ))
 
 
 @guard_group.command("status")

@@ -33,5 +33,35 @@ def status_lines(env: Mapping[str, str]) -> list[str]:
     return lines
 
 
+def user_guard_lines() -> list[str]:
+    from kubesafe.guard.terminal import load_terminal, running
+    from kubesafe.guard.user_guard import user_guard_dir
+
+    directory = user_guard_dir()
+    guard = load_terminal(directory)
+    if guard is None:
+        return []
+    pid = running(directory)
+    state = f"running (pid {pid})" if pid else "not running (kubesafe guard kubeconfig PATH)"
+    names = ", ".join(sorted(guard.contexts))
+    return [f"User-level guard: {state} on https://127.0.0.1:{guard.port} for {names}"]
+
+
 def status(env: Mapping[str, str]) -> str:
-    return "\n".join(status_lines(env))
+    return "\n".join(status_lines(env) + user_guard_lines())
+
+
+def write_kubeconfig(path: str, env: Mapping[str, str]) -> str:
+    from kubesafe.commands.errors import CommandError
+    from kubesafe.guard.user_guard import UserGuardError, write_client_kubeconfig
+
+    try:
+        guard = write_client_kubeconfig(path, env)
+    except (UserGuardError, OSError) as exc:
+        raise CommandError(str(exc)) from None
+    names = ", ".join(sorted(guard.contexts))
+    return (
+        f"Wrote {os.path.abspath(path)}: {names} through the user-level guard on "
+        f"https://127.0.0.1:{guard.port}. Writes are refused until "
+        "kubesafe lift CONTEXT --for 15m --user-guard (from a terminal)."
+    )

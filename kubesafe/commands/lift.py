@@ -69,13 +69,22 @@ def lift(
     *,
     end: bool,
     env: Mapping[str, str],
+    user_guard: bool = False,
 ) -> str:
+    """``user_guard``: the lift is for the user-level guard (``kubesafe guard kubeconfig``)."""
     from kubesafe.guard.lifts import close_lift, open_lift
-    from kubesafe.shell.session import guard_dir
 
-    session = _session(env)
-    terminal = os.path.basename(session)
-    path = os.path.join(guard_dir(session), "lifts.json")
+    if user_guard:
+        from kubesafe.guard.user_guard import USER_TERMINAL, user_guard_dir
+
+        terminal = USER_TERMINAL
+        path = os.path.join(user_guard_dir(), "lifts.json")
+    else:
+        from kubesafe.shell.session import guard_dir
+
+        session = _session(env)
+        terminal = os.path.basename(session)
+        path = os.path.join(guard_dir(session), "lifts.json")
     if end:
         if duration is not None:
             raise CommandError("--end closes a lift; it takes no --for")
@@ -108,7 +117,9 @@ def lift(
     opened = open_lift(path, terminal, context, seconds, reason)
     _audit(context, "lift-opened", reason, terminal, until=opened.until)
     return (
-        f"Writes to {context!r} are open in this terminal for {_format(seconds)} "
+        f"Writes to {context!r} are open "
+        f"{'through the user-level guard' if user_guard else 'in this terminal'} "
+        f"for {_format(seconds)} "
         f"(until {time.strftime('%H:%M', time.localtime(opened.until))}). "
         f"End early: kubesafe lift {context} --end"
     )

@@ -117,13 +117,18 @@ def _free_port() -> int:
 
 
 def plan_terminal(
-    directory: str, terminal: str, shell_pid: int, contexts: list[str], kubeconfig: str
+    directory: str,
+    terminal: str,
+    shell_pid: int,
+    contexts: list[str],
+    kubeconfig: str,
+    port: int = 0,
 ) -> TerminalGuard:
     """Prepare the guard directory and token; record what the guard will serve."""
     layout = layout_module.prepare(directory)
     layout_module.ensure_token(layout)
     ids = {name: layout_module.context_id(name) for name in contexts}
-    guard = TerminalGuard(directory, terminal, shell_pid, _free_port(), ids, kubeconfig)
+    guard = TerminalGuard(directory, terminal, shell_pid, port or _free_port(), ids, kubeconfig)
     record = {
         "terminal": terminal,
         "shell_pid": shell_pid,
@@ -242,8 +247,8 @@ def ensure_running(directory: str, env: Mapping[str, str]) -> int | None:
     pid = running(directory)
     if pid is not None:
         return pid
-    if not pid_alive(guard.shell_pid):
-        return None
+    if guard.shell_pid and not pid_alive(guard.shell_pid):
+        return None  # 0: the user-level guard, which belongs to no shell
     return spawn(guard, env)
 
 
