@@ -88,11 +88,15 @@ def world(upstream: FakeAPIServer, kubectl33: Path, isolated_home: Path) -> dict
     return env
 
 
+def _start(kind: str, env: dict[str, str]) -> InteractiveShell:
+    if SHELL_BINARIES[kind] is None:
+        pytest.fail(f"{kind} is not installed")
+    return InteractiveShell(kind, env, f'eval "$(kubesafe init {kind})"')
+
+
 @pytest.fixture
 def bash(world: dict[str, str]) -> Iterator[InteractiveShell]:
-    if SHELL_BINARIES["bash"] is None:
-        pytest.fail("bash is not installed")
-    shell = InteractiveShell("bash", world, 'eval "$(kubesafe init bash)"')
+    shell = _start("bash", world)
     yield shell
     shell.child.sendline("exit")
     time.sleep(0.2)
@@ -298,7 +302,18 @@ def _alive(pid: int) -> bool:
     return True
 
 
+@pytest.mark.parametrize("kind", ["bash", "zsh"])
 def test_a_killed_guard_is_never_bypassed_and_restarts_at_the_next_prompt(
+    kind: str, world: dict[str, str], upstream: FakeAPIServer, kubectl33: Path
+) -> None:
+    bash = _start(kind, world)
+    try:
+        _killed_guard_restarts(bash, upstream, kubectl33)
+    finally:
+        bash.child.terminate(force=True)
+
+
+def _killed_guard_restarts(
     bash: InteractiveShell, upstream: FakeAPIServer, kubectl33: Path
 ) -> None:
     directory = _guard_dir(bash)
@@ -325,3 +340,20 @@ def test_a_killed_guard_is_never_bypassed_and_restarts_at_the_next_prompt(
     assert int((directory / "guard.pid").read_text()) != pid
     code, output = bash.run(f"{kubectl33} get pods -n shop -o name")
     assert code == 0 and "pod/web-0" in output, output
+
+
+def test_the_guard_ends_with_its_shell_even_when_the_shell_is_killed(
+    world: dict[str, str],
+) -> None:
+    shell = _start("bash", world)
+    directory = _guard_dir(shell)
+    _wait_serving(directory)
+    pid = int((directory / "guard.pid").read_text())
+    assert _alive(pid)
+    shell.child.kill(signal.SIGKILL)  # no exit hook runs
+    deadline = time.monotonic() + 15
+    while shell.child.isalive() and time.monotonic() < deadline:  # reaped, as a terminal would
+        time.sleep(0.05)
+    while _alive(pid) and time.monotonic() < deadline:
+        time.sleep(0.1)
+    assert not _alive(pid)
