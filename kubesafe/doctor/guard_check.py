@@ -41,7 +41,7 @@ def guard_check(env: Mapping[str, str]) -> Check:
         return Check(
             "guard",
             WARN,
-            f"protected since this terminal started, not yet guarded here: {', '.join(missing)}",
-            fix=("open a new terminal (the guard covers what was protected at its start)",),
+            f"protected since the last prompt, not yet guarded here: {', '.join(missing)}",
+            fix=("press Enter: the next prompt sends them through the guard",),
         )
     return Check("guard", OK, f"the guard runs (pid {pid}) for {names}")

@@ -268,8 +268,9 @@ def _guard_pid(env: Mapping[str, str]) -> str:
     session = active_session(env)
     if session is None:
         return ""
-    from kubesafe.shell.session import guard_dir
+    from kubesafe.shell.session import guard_dir, refresh_guard
 
+    refresh_guard(session, env)  # the policy or a kubeconfig may have changed
     directory = guard_dir(session)
     if not os.path.exists(os.path.join(directory, "terminal.marshal")):
         return ""

@@ -344,31 +344,45 @@ def start_session(pid: int, env: Mapping[str, str]) -> tuple[str, str]:
     return directory, value
 
 
-def _plan_guard(directory: str, pid: int, state: SessionFile, real_env: Mapping[str, str]) -> None:
+def _guard_off(env: Mapping[str, str]) -> bool:
+    return env.get("KUBESAFE_GUARD", "").lower() in ("off", "0", "no", "false")
+
+
+def _plan_guard(
+    directory: str,
+    pid: int,
+    state: SessionFile,
+    real_env: Mapping[str, str],
+    port: int = 0,
+    names: list[str] | None = None,
+) -> bool:
     """Point the protected contexts at this terminal's guard (started at first prompt).
 
     ``KUBESAFE_GUARD=off`` in the environment, or ``guard: off`` on every
-    environment protecting a context, leaves it direct.
+    environment protecting a context, leaves it direct. Returns whether a
+    guard is planned.
     """
-    if real_env.get("KUBESAFE_GUARD", "").lower() in ("off", "0", "no", "false"):
-        return
+    if _guard_off(real_env):
+        return False
     from kubesafe.guard.terminal import guarded_contexts, plan_terminal
     from kubesafe.kubeconfig.cache import FileIndex
 
     index = FileIndex()
-    names = guarded_contexts(real_env, index)
+    if names is None:
+        names = guarded_contexts(real_env, index)
+    state.guarded = {}
     if not names:
         index.save()
-        return
+        return False
     try:
         real = load_merged(Overrides(), real_env, index).contexts
     except ResolveError:
-        return
+        return False
     finally:
         index.save()
     terminal = os.path.basename(directory)
     guard = plan_terminal(
-        guard_dir(directory), terminal, pid, names, real_env.get("KUBECONFIG", "")
+        guard_dir(directory), terminal, pid, names, real_env.get("KUBECONFIG", ""), port=port
     )
     state.guard_dir = guard.directory
     for name in names:
@@ -377,6 +391,54 @@ def _plan_guard(directory: str, pid: int, state: SessionFile, real_env: Mapping[
             cluster, user, namespace, extension = real[name]
             state.contexts[name] = ShadowContext(cluster, user, namespace, extension)
         state.guarded[name] = guard.server(name)
+    return True
+
+
+def refresh_guard(directory: str, env: Mapping[str, str]) -> bool:
+    """Follow the policy: guard contexts protected since the terminal started, and
+    leave those no longer protected; True when the terminal's file changed.
+
+    The prompt calls this when a watched file changed (the policy, a kubeconfig).
+    The guard is stopped; the caller's next ``ensure_running`` starts it again for
+    the new set, on the same port.
+    """
+    if _guard_off(env):
+        return False
+    from kubesafe.guard.terminal import (
+        TERMINAL_FILE,
+        guarded_contexts,
+        load_terminal,
+        running,
+        stop,
+    )
+    from kubesafe.kubeconfig.lock import LockError, WriteLock
+
+    own = session_kubeconfig(directory)
+    real_env = {**env, "KUBECONFIG": os.pathsep.join(_without(env.get("KUBECONFIG", ""), own))}
+    previous = load_terminal(guard_dir(directory))
+    names = guarded_contexts(real_env)
+    if set(names) == (set(previous.contexts) if previous is not None else set()):
+        return False
+    pid = previous.shell_pid if previous is not None else _owner_pid(os.path.basename(directory))
+    if pid is None:
+        return False
+    try:
+        with WriteLock(own, timeout=0.5):
+            state = read_session_file(own)
+            if state.foreign:
+                return False
+            port = previous.port if previous is not None else 0
+            _plan_guard(directory, pid, state, real_env, port=port, names=names)
+            write_session_file(own, state)
+            if not names:
+                os.unlink(os.path.join(guard_dir(directory), TERMINAL_FILE))
+    except (LockError, SessionError, OSError):
+        return False
+    if stop(guard_dir(directory)):
+        deadline = time.monotonic() + 3
+        while running(guard_dir(directory)) is not None and time.monotonic() < deadline:
+            time.sleep(0.02)  # the new guard binds the same port
+    return True
 
 
 def sync_shadows(directory: str, env: Mapping[str, str], index: FileIndex | None = None) -> bool:

@@ -357,3 +357,31 @@ def test_the_guard_ends_with_its_shell_even_when_the_shell_is_killed(
     while _alive(pid) and time.monotonic() < deadline:
         time.sleep(0.1)
     assert not _alive(pid)
+
+
+def test_a_context_protected_later_is_guarded_from_the_next_prompt(
+    bash: InteractiveShell, upstream: FakeAPIServer, kubectl33: Path
+) -> None:
+    directory = _guard_dir(bash)
+    _wait_serving(directory)
+    kubectl = str(kubectl33)
+    upstream.clear()
+    code, output = bash.run(f"{kubectl} --context dev create configmap a -n team-a")
+    assert code == 0, output  # dev is not protected: direct
+    assert _writes(upstream) == ["POST /api/v1/namespaces/team-a/configmaps"]
+    code, output = bash.run("kubesafe protect dev --env staging --level confirm")
+    assert code == 0, output
+    _wait_serving(directory)  # that prompt restarted the guard for prod and dev
+    code, output = bash.run(f"{kubectl} --context dev create configmap b -n team-a")
+    assert code != 0 and "kubesafe guard refused POST" in output, output
+    code, output = bash.run(f"{kubectl} --context prod create configmap c -n shop")
+    assert code != 0 and "kubesafe guard refused POST" in output, output
+    code, output = bash.run(f"{kubectl} --context dev get pods -n team-a -o name")
+    assert code == 0 and "pod/dev-0" in output, output
+    assert len(_writes(upstream)) == 1
+    code, output = bash.run("kubesafe unprotect dev")
+    assert code == 0, output
+    _wait_serving(directory)
+    code, output = bash.run(f"{kubectl} --context dev create configmap d -n team-a")
+    assert code == 0, output
+    assert len(_writes(upstream)) == 2
