@@ -25,7 +25,7 @@ def guard_check(env: Mapping[str, str]) -> Check:
     if guard is None or not guard.contexts:
         return Check("guard", OK, "no guard needed in this terminal: no context is guarded here")
     real_env = {**env, "KUBECONFIG": guard.kubeconfig}
-    missing = sorted(set(guarded_contexts(real_env)) - set(guard.contexts))
+    missing = sorted(set(guarded_contexts(real_env) or ()) - set(guard.contexts))
     pid = running(directory)
     names = ", ".join(sorted(guard.contexts))
     if pid is None:

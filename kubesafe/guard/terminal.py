@@ -64,16 +64,20 @@ class TerminalGuard:
         return f"https://127.0.0.1:{self.port}/{self.contexts[context]}"
 
 
-def guarded_contexts(env: Mapping[str, str], index: FileIndex | None = None) -> list[str]:
-    """Contexts of the kubeconfig in ``env`` whose writes the policy protects anywhere."""
+def guarded_contexts(env: Mapping[str, str], index: FileIndex | None = None) -> list[str] | None:
+    """Contexts of the kubeconfig in ``env`` whose writes the policy protects anywhere.
+
+    A broken policy file guards every context (its guard then refuses every write,
+    as the shim does); None when the kubeconfig cannot be read.
+    """
     files = index or FileIndex()
     policy = load_policy(env, files)
-    if policy.error is not None:
-        return []
     try:
         merged = load_merged(Overrides(), env, files)
     except ResolveError:
-        return []
+        return None
+    if policy.error is not None:
+        return list(merged.contexts)
     targets = []
     for name in merged.contexts:
         try:

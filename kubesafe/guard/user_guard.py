@@ -49,7 +49,7 @@ def start(env: Mapping[str, str]) -> terminal_module.TerminalGuard:
     kubeconfig = real_kubeconfig(env)
     real_env = {k: v for k, v in env.items() if k != "KUBESAFE_SESSION"}
     real_env["KUBECONFIG"] = kubeconfig
-    contexts = terminal_module.guarded_contexts(real_env)
+    contexts = terminal_module.guarded_contexts(real_env) or []
     if not contexts:
         raise UserGuardError("no context is protected (or the guard is off for all of them)")
     previous = terminal_module.load_terminal(directory)

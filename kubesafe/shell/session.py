@@ -369,7 +369,7 @@ def _plan_guard(
 
     index = FileIndex()
     if names is None:
-        names = guarded_contexts(real_env, index)
+        names = guarded_contexts(real_env, index) or []
     state.guarded = {}
     if not names:
         index.save()
@@ -417,6 +417,8 @@ def refresh_guard(directory: str, env: Mapping[str, str]) -> bool:
     real_env = {**env, "KUBECONFIG": os.pathsep.join(_without(env.get("KUBECONFIG", ""), own))}
     previous = load_terminal(guard_dir(directory))
     names = guarded_contexts(real_env)
+    if names is None:
+        return False  # an unreadable kubeconfig: keep what is guarded
     if set(names) == (set(previous.contexts) if previous is not None else set()):
         return False
     pid = previous.shell_pid if previous is not None else _owner_pid(os.path.basename(directory))

@@ -203,3 +203,28 @@ def test_rules_lent_on_one_endpoint_still_see_the_real_cluster(
             endpoints=endpoint_rules(policy, merged, target),
         )
         assert found.level == "confirm", name
+
+
+def test_a_broken_policy_guards_every_context_and_a_fix_releases_them(
+    env: dict[str, str], tmp_path: Path
+) -> None:
+    """Fail closed: while the policy cannot be read, nothing goes direct."""
+    (tmp_path / "policy.yaml").write_text("rules: [\n")
+    directory, terminal = _terminal(env)
+    data = parse_bytes(Path(session.session_kubeconfig(directory)).read_bytes())
+    assert sorted(data["clusters"]) == [
+        "kubesafe-guard/dev",
+        "kubesafe-guard/prod",
+        "kubesafe-guard/stage",
+    ]
+    # Fixed while the terminal runs: the next prompt's refresh sends dev direct again.
+    (tmp_path / "policy.yaml").write_text(POLICY)
+    assert session.refresh_guard(directory, terminal) is True
+    data = parse_bytes(Path(session.session_kubeconfig(directory)).read_bytes())
+    assert sorted(data["clusters"]) == ["kubesafe-guard/prod", "kubesafe-guard/stage"]
+    assert session.refresh_guard(directory, terminal) is False  # nothing changed
+    # Broken again: what is guarded stays guarded, and everything else joins it.
+    (tmp_path / "policy.yaml").write_text("rules: [\n")
+    assert session.refresh_guard(directory, terminal) is True
+    data = parse_bytes(Path(session.session_kubeconfig(directory)).read_bytes())
+    assert "kubesafe-guard/dev" in data["clusters"]
