@@ -70,14 +70,18 @@ def run(argv: list[str], env: Mapping[str, str] | None = None) -> int:
     else:
         from kubesafe.helm.plan import make_helm_plan
         from kubesafe.kubectl.plan import ALLOW
-        from kubesafe.kubectl.shim import _approve, _audit
+        from kubesafe.kubectl.shim import _approve, _audit, _past_the_guard, open_lift_reason
 
         plan = make_helm_plan(argv, environment)
         helm, reason = plan.helm, plan.helm_reason
         if helm is None:
             _error(reason)
             return EXIT_NOT_FOUND
-        if plan.decision != ALLOW:
+        lifted = open_lift_reason(plan, environment) if plan.decision != ALLOW else None
+        if lifted is not None:
+            why = f"lift open in this terminal ({lifted or 'no reason given'})"
+            _audit(plan, "allowed", why, {"program": "helm", **dict(_details(plan))})
+        elif plan.decision != ALLOW:
             details = _details(plan)
             approved, message = _approve(
                 plan, environment, "helm", details, _preview(plan, helm, environment)
@@ -89,6 +93,7 @@ def run(argv: list[str], env: Mapping[str, str] | None = None) -> int:
             _audit(
                 plan, "allowed", plan.decision_reason, {"program": "helm", **dict(_details(plan))}
             )
+        _past_the_guard(plan, environment)
     if helm is None:
         _error(reason)
         return EXIT_NOT_FOUND

@@ -320,8 +320,8 @@ def open_lift_reason(plan: Judged, env: Mapping[str, str]) -> str | None:
     return None if lift is None else lift.reason
 
 
-def _past_the_guard(plan: Plan, env: dict[str, str]) -> None:
-    """Let the kubectl about to run reach a guarded target directly (decided above)."""
+def _past_the_guard(plan: Judged, env: dict[str, str]) -> None:
+    """Let the kubectl (or helm) about to run reach a guarded target directly (decided above)."""
     session = env.get("KUBESAFE_SESSION", "")
     target = plan.target
     if not session or target is None or not target.guard:

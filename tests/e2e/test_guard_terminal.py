@@ -82,6 +82,7 @@ def world(upstream: FakeAPIServer, kubectl33: Path, isolated_home: Path) -> dict
         "LANG": "C.UTF-8",
         "NO_COLOR": "1",
         "KUBESAFE_KUBECTL": str(kubectl33),
+        "KUBESAFE_HELM": str(helm_binary(33)),
     }
     if "KUBESAFE_TEST_CACHE" in os.environ:
         env["KUBESAFE_TEST_CACHE"] = os.environ["KUBESAFE_TEST_CACHE"]
@@ -246,6 +247,20 @@ def test_every_client_is_guarded_and_a_lift_opens_writes(
     assert forwarded[0]["status"] == 201
     shim_entry = [e for e in audit if "lift open in this terminal" in str(e.get("reason"))]
     assert shim_entry and "rotate the cert" in shim_entry[-1]["reason"]
+    # `helm` through kubesafe honours the same lift and is not refused by the guard.
+    before = len(_writes(upstream))
+    code, output = bash.run(f"helm install tiny {chart} -n shop")
+    assert code == 0, output
+    assert len(_writes(upstream)) > before
+    helm_entries = [
+        json.loads(line)
+        for line in (Path(world["XDG_STATE_HOME"]) / "kubesafe" / "audit.jsonl")
+        .read_text()
+        .splitlines()
+        if '"program": "helm"' in line
+    ]
+    assert helm_entries and "lift open in this terminal" in helm_entries[-1]["reason"]
+    lifted_writes = len(_writes(upstream))
 
     code, output = bash.run("kubesafe lift prod --end")
     assert code == 0 and "ended" in output
@@ -257,7 +272,7 @@ def test_every_client_is_guarded_and_a_lift_opens_writes(
     time.sleep(2.5)
     code, output = bash.run(f"{kubectl} create configmap expired -n shop --from-literal=a=b")
     assert code != 0 and "kubesafe guard refused" in output
-    assert len(_writes(upstream)) == 2
+    assert len(_writes(upstream)) == lifted_writes
 
 
 def _prefix(state: dict[str, object]) -> str:
