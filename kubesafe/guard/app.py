@@ -75,6 +75,10 @@ def _chooser(context: str, env: Mapping[str, str]) -> Callable[[], str]:
 
 
 def build(config: GuardConfig) -> tuple[GuardServer, Layout]:
+    parent = os.path.dirname(os.path.abspath(config.directory))
+    if config.shell_pid and not os.path.isdir(parent):
+        # A terminal's guard lives in its session directory: gone means the shell ended.
+        raise GuardError(f"{parent} is gone: the terminal has ended")
     try:
         layout = layout_module.prepare(config.directory)
         token = layout_module.ensure_token(layout)
