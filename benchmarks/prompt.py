@@ -1,6 +1,6 @@
 """What the prompt segment costs per prompt, in real bash and zsh, side by side.
 
-Usage: .venv/bin/python benchmarks/prompt.py [--repeats N] [--calls N] [--markdown]
+Usage: .venv/bin/python benchmarks/prompt.py [--repeats N] [--calls N] [--guard on|off]
 
 In one shell process per shell (the integration loaded with ``kubesafe init``):
 
@@ -74,7 +74,7 @@ for ((r = 0; r < {slow_loops}; r++)); do measure {slow_calls} kube_ps1_like; don
 """
 
 
-def make_world(directory: Path) -> dict[str, str]:
+def make_world(directory: Path, guard: str = "on") -> dict[str, str]:
     doc = {
         "apiVersion": "v1",
         "kind": "Config",
@@ -102,6 +102,8 @@ def make_world(directory: Path) -> dict[str, str]:
         "KUBESAFE_BENCH_TOUCH": "\n",
         # "one render": wait for it (the default shows a marker after 30 ms; fleet.py measures that)
         "KUBESAFE_PROMPT_WAIT": "60",
+        # The protected contexts (ctx-1*) go through the terminal's API guard unless "off".
+        "KUBESAFE_GUARD": guard,
     }
 
 
@@ -154,12 +156,14 @@ def shell_rows(shell: str, results: dict[str, list[float]]) -> list[Row]:
     ]
 
 
-def measure(repeats: int = 15, quick: bool = False, calls: int | None = None) -> list[Row]:
+def measure(
+    repeats: int = 15, quick: bool = False, calls: int | None = None, guard: str = "on"
+) -> list[Row]:
     """Two rows per shell; ``quick`` runs loops of 10 calls and the slow loops 2 x 2."""
     calls = calls or (10 if quick else 200)
     rows: list[Row] = []
     with tempfile.TemporaryDirectory() as tmp:
-        env = make_world(Path(tmp))
+        env = make_world(Path(tmp), guard)
         for shell in SHELLS:
             rows += shell_rows(shell, run_shell(shell, env, calls, repeats, 2 if quick else 5))
     return rows
@@ -170,8 +174,9 @@ def main() -> int:
     parser.add_argument("--repeats", type=int, default=15)
     parser.add_argument("--calls", type=int, default=200)
     parser.add_argument("--markdown", action="store_true", help="(the output is always Markdown)")
+    parser.add_argument("--guard", choices=("on", "off"), default="on", help="the API guard")
     args = parser.parse_args()
-    rows = measure(args.repeats, calls=args.calls)
+    rows = measure(args.repeats, calls=args.calls, guard=args.guard)
     print(
         "| shell | empty function | prompt, unchanged | added | after a switch "
         "| $(kubectl config current-context) | budget +3 ms |"

@@ -441,6 +441,90 @@ def shell_exit_command(session: str) -> None:
     _run_quiet(lambda: shell_exit(session, os.environ))
 
 
+@cli.command("lift")
+@click.argument("context", shell_complete=_complete_contexts)
+@click.option("--for", "duration", default=None, help="How long: 15m, 1h (at most guard.max-lift).")
+@click.option("--reason", default="", help="Why; written to the audit log with every write.")
+@click.option("--end", is_flag=True, help="Close the lift now.")
+@click.option(
+    "--user-guard",
+    is_flag=True,
+    help="For the user-level guard (kubesafe guard kubeconfig), not this terminal.",
+)
+def lift_command(
+    context: str, duration: str | None, reason: str, end: bool, user_guard: bool
+) -> None:
+    """Open writes to a protected CONTEXT from this terminal for a while.
+
+    Every client in this terminal (kubectl, helm, k9s, scripts) may write to
+    CONTEXT until the lift ends; each write is audited with the reason. You
+    type the context's name to confirm; refused without a terminal and in a
+    coding agent's session. block rules cannot be lifted.
+
+    \b
+    Examples:
+      kubesafe lift prod --for 15m --reason "rotate the TLS secret"
+      kubesafe lift prod --end
+    """
+    import os
+
+    from kubesafe.commands.lift import lift
+
+    _run_command(
+        lambda: lift(context, duration, reason, end=end, env=os.environ, user_guard=user_guard)
+    )
+
+
+@cli.group("guard", cls=Group)
+def guard_group() -> None:
+    """The per-terminal API guard that stops writes from every client.
+
+    In a terminal with the shell integration, protected contexts are reached
+    through this terminal's guard: k9s, helm, scripts, client libraries and
+    kubectl by its absolute path get a 403 for writes until `kubesafe lift`.
+
+    \b
+    Example:
+      kubesafe guard status
+    """
+
+
+@guard_group.command("kubeconfig")
+@click.argument("path")
+def guard_kubeconfig(path: str) -> None:
+    """Write PATH: a kubeconfig reaching the protected contexts through a user-level guard.
+
+    For programs started outside a terminal (Lens, Headlamp, IDEs): point them
+    at PATH. It holds only the protected contexts and no real credential;
+    writes are refused until `kubesafe lift CONTEXT --for 15m --user-guard`,
+    run from a terminal. Run it again after the policy changes.
+
+    \b
+    Example:
+      kubesafe guard kubeconfig ~/.kube/guarded.yaml
+    """
+    import os
+
+    from kubesafe.commands.guard import write_kubeconfig
+
+    _run_command(lambda: write_kubeconfig(path, os.environ))
+
+
+@guard_group.command("status")
+def guard_status() -> None:
+    """Show whether this terminal's guard runs, its contexts and open lifts.
+
+    \b
+    Example:
+      kubesafe guard status
+    """
+    import os
+
+    from kubesafe.commands.guard import status
+
+    _run_command(lambda: status(os.environ))
+
+
 @cli.command("doctor")
 @click.option("--json", "as_json", is_flag=True, help="Print a JSON list of checks, nothing else.")
 def doctor_command(as_json: bool) -> None:

@@ -70,7 +70,17 @@ class Rule(Record):
 class Policy(Record):
     """The user's config file: protection rules, plus prompt aliases and kubectl settings."""
 
-    __slots__ = ("aliases", "blast", "environments", "error", "kubectl", "note", "path", "rules")
+    __slots__ = (
+        "aliases",
+        "blast",
+        "environments",
+        "error",
+        "guard",
+        "kubectl",
+        "note",
+        "path",
+        "rules",
+    )
 
     def __init__(
         self,
@@ -82,6 +92,7 @@ class Policy(Record):
         error: str | None = None,
         blast: dict[str, Any] | None = None,
         note: str = "",
+        guard: dict[str, Any] | None = None,
     ) -> None:
         # The file in use (not necessarily policy_path(env): see load_policy).
         self.path = path
@@ -92,6 +103,8 @@ class Policy(Record):
         self.kubectl = kubectl or {}
         # The ``blast-radius:`` section (escalation by what a write would touch).
         self.blast = blast or {}
+        # The ``guard:`` section (max-lift).
+        self.guard = guard or {}
         # Set when the policy file cannot be used: writes are then refused everywhere.
         self.error = error
         # Why this file and not the usual one ("" when it is the usual one).
@@ -123,12 +136,26 @@ class Protection(Record):
         self.lenders = lenders
 
 
+_NORMALIZED: dict[str, str] = {}
+
+
 def normalize_server(url: str) -> str:
     """Lower-case scheme and host, no trailing slash, default ports dropped.
 
     A user part (``https://me@host``) and a fully qualified name's final dot
     (``host.``) do not change the endpoint client-go connects to: both go too.
+    Remembered per URL: judging every context (the terminal guard's start)
+    compares each one's server with every other's.
     """
+    found = _NORMALIZED.get(url)
+    if found is None:
+        if len(_NORMALIZED) > 4096:
+            _NORMALIZED.clear()
+        found = _NORMALIZED[url] = _normalize(url)
+    return found
+
+
+def _normalize(url: str) -> str:
     text = url.strip()
     scheme, separator, rest = text.partition("://")
     if not separator or not scheme:
@@ -192,6 +219,7 @@ def _load_file(path: str, index: FileIndex) -> Policy:
         dict(data["aliases"]),
         dict(data["kubectl"]),
         blast=dict(data.get("blast", {})),
+        guard=dict(data.get("guard", {})),
     )
 
 
@@ -477,6 +505,25 @@ def protection(
     strictest = max(map(strictness, lent), default=None)
     lenders = tuple(dict.fromkeys(r.pattern for r in lent if strictness(r) == strictest))
     return Protection(deciding.environment, protected, level, matching, deciding, lenders)
+
+
+def guard_wanted(policy: Policy, found: Protection) -> bool:
+    """Whether a target so protected goes through the per-terminal guard.
+
+    Every protected target does, unless each environment protecting it says
+    ``guard: off``.
+    """
+    if not found.protected:
+        return False
+    environments = {rule.environment for rule in found.rules}
+    return any(policy.environments.get(name, {}).get("guard") != "off" for name in environments)
+
+
+def max_lift(policy: Policy) -> float:
+    """The longest lift ``kubesafe lift`` opens, in seconds."""
+    from kubesafe.policy_file import DEFAULT_MAX_LIFT
+
+    return float(policy.guard.get("max-lift", DEFAULT_MAX_LIFT))
 
 
 def level_rank(level: str) -> int:

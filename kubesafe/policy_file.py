@@ -30,7 +30,13 @@ if TYPE_CHECKING:
 LEVELS = ("none", "confirm", "typed", "block")
 RULE_KINDS = ("context", "context-regex", "server")
 RULE_KEYS = frozenset({*RULE_KINDS, "environment", "level", "namespaces"})
-TOP_KEYS = frozenset({"rules", "environments", "aliases", "kubectl", "blast-radius"})
+TOP_KEYS = frozenset({"rules", "environments", "aliases", "kubectl", "blast-radius", "guard"})
+# The ``guard:`` section (the per-terminal API guard, see docs/guard.md).
+GUARD_KEYS = frozenset({"max-lift"})
+DEFAULT_MAX_LIFT = 3600.0
+# ``environments.<name>.guard``: whether that environment's contexts go through the guard.
+GUARD_SWITCH_KEY = "guard"
+GUARD_SWITCH = ("on", "off")
 # What raises a protected write's level by what it would touch (see kubectl/escalate.py).
 BLAST_KEYS = frozenset(
     {"namespace-delete", "volumes", "wide-selection", "objects-over", "objects-level", "timeout"}
@@ -153,8 +159,16 @@ def parse_policy(content: bytes) -> dict[str, Any]:
     aliases: dict[str, str] = {}
     kubectl: dict[str, Any] = {}
     blast: dict[str, Any] = {}
+    guard: dict[str, Any] = {}
     if root is None or (isinstance(root, yaml.ScalarNode) and root.value == ""):
-        return {"rules": (), "environments": {}, "aliases": {}, "kubectl": {}, "blast": {}}
+        return {
+            "rules": (),
+            "environments": {},
+            "aliases": {},
+            "kubectl": {},
+            "blast": {},
+            "guard": {},
+        }
     for key_node, value_node in _mapping_items(root, "the policy file"):
         key = _scalar_text(key_node, "a top-level key")
         if key not in TOP_KEYS:
@@ -172,6 +186,18 @@ def parse_policy(content: bytes) -> dict[str, Any]:
                 levels: dict[str, str] = {}
                 for class_node, level_node in _mapping_items(levels_node, f"environment {name}"):
                     klass = _scalar_text(class_node, "write or destructive")
+                    if klass == GUARD_SWITCH_KEY:
+                        switch = _scalar_text(level_node, "guard").lower()
+                        if switch in ("true", "yes"):
+                            switch = "on"
+                        if switch in ("false", "no"):
+                            switch = "off"
+                        if switch not in GUARD_SWITCH:
+                            raise PolicyError(
+                                f"line {level_node.start_mark.line + 1}: guard is on or off"
+                            )
+                        levels[klass] = switch
+                        continue
                     if klass not in CLASS_KEYS:
                         raise PolicyError(
                             f"line {class_node.start_mark.line + 1}: "
@@ -183,6 +209,8 @@ def parse_policy(content: bytes) -> dict[str, Any]:
             kubectl = _kubectl_settings(value_node)
         elif key == "blast-radius":
             blast = _blast_settings(value_node)
+        elif key == "guard":
+            guard = _guard_settings(value_node)
         else:
             for name_node, alias_node in _mapping_items(value_node, "aliases"):
                 aliases[_scalar_text(name_node, "a context name")] = _scalar_text(
@@ -194,7 +222,27 @@ def parse_policy(content: bytes) -> dict[str, Any]:
         "aliases": aliases,
         "kubectl": kubectl,
         "blast": blast,
+        "guard": guard,
     }
+
+
+def _guard_settings(node: Any) -> dict[str, Any]:
+    settings: dict[str, Any] = {}
+    for key_node, value_node in _mapping_items(node, "guard"):
+        key = _scalar_text(key_node, "a guard key")
+        line = key_node.start_mark.line + 1
+        if key not in GUARD_KEYS:
+            known = ", ".join(sorted(GUARD_KEYS))
+            raise PolicyError(f"line {line}: unknown guard key '{key}' ({known})")
+        text = _scalar_text(value_node, key)
+        try:
+            seconds = parse_duration(text)
+        except ValueError:
+            raise PolicyError(f"line {line}: max-lift '{text}' is not a duration like 1h") from None
+        if seconds <= 0:
+            raise PolicyError(f"line {line}: max-lift must be more than 0")
+        settings["max-lift"] = seconds
+    return settings
 
 
 def _blast_settings(node: Any) -> dict[str, Any]:

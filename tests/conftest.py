@@ -43,6 +43,9 @@ def isolated_home(
     # results as CI: the agent's markers would refuse every confirmation.
     for name in AGENT_VARIABLES:
         monkeypatch.delenv(name, raising=False)
+    # No per-terminal guard processes from unit tests that start a session; the guard's
+    # own tests turn it on (KUBESAFE_GUARD=on) in the environment they build.
+    monkeypatch.setenv("KUBESAFE_GUARD", "off")
     monkeypatch.setenv("HOME", str(home))
     monkeypatch.setenv("XDG_CONFIG_HOME", str(home / ".config"))
     monkeypatch.setenv("XDG_CACHE_HOME", str(home / ".cache"))

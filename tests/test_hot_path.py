@@ -245,3 +245,64 @@ def test_shim_parses_argv_once(tmp_path: Path, monkeypatch) -> None:
     env = _parse_env(tmp_path)
     for argv in (["__complete", "get", "pods", ""], ["-n", "x", "delete", "pod", "web-0"]):
         assert _count_parses(monkeypatch, env, argv) == [tuple(argv)]
+
+
+GUARDED_PROBE = """
+import os, sys
+import kubesafe.kubeconfig.cache as filecache
+filecache.RACY_SECONDS = 0
+from kubesafe.kubectl.plan import make_plan
+from kubesafe.kubectl import shim
+heavy = sys.argv[2].split(",")
+before = set(sys.modules)
+env = dict(os.environ)
+plan = make_plan(sys.argv[1].split(" "), env)
+shim._past_the_guard(plan, env)
+loaded = sorted((set(sys.modules) - before) | (set(sys.modules) & set(heavy)))
+print(plan.decision, plan.target.server, bool(plan.target.guard))
+print(" ".join(loaded))
+print(env["KUBECONFIG"].split(os.pathsep)[0])
+"""
+
+
+def test_a_guarded_context_in_a_terminal_stays_on_the_hot_path(tmp_path: Path) -> None:
+    """Behind the terminal's guard: the real server is judged, and the kubectl the shim
+    runs gets the direct kubeconfig, still without a heavy module."""
+    from kubesafe.shell import session
+    from kubesafe.shell.names import SESSION_VARIABLE
+
+    config = write(
+        tmp_path / "kubeconfig",
+        kubeconfig(
+            clusters={f"c{i}": f"https://10.0.0.{i}:6443" for i in range(20)},
+            contexts={f"ctx-{i}": {"cluster": f"c{i}"} for i in range(20)},
+            current="ctx-1",
+        ),
+    )
+    policy = write(tmp_path / "policy.yaml", "rules:\n  - context: 'ctx-1*'\n")
+    base = {
+        **os.environ,
+        "KUBECONFIG": str(config),
+        "KUBESAFE_CONFIG": str(policy),
+        "KUBESAFE_GUARD": "on",
+        "XDG_CACHE_HOME": str(tmp_path / "cache"),
+    }
+    directory, kubeconfig_value = session.start_session(os.getpid(), base)
+    env = {**base, "KUBECONFIG": kubeconfig_value, SESSION_VARIABLE: directory}
+
+    def probe() -> list[str]:
+        result = subprocess.run(
+            [sys.executable, "-c", GUARDED_PROBE, "get pods", ",".join(HEAVY)],
+            env=env,
+            capture_output=True,
+            text=True,
+            timeout=60,
+            check=True,
+        )
+        return [*result.stdout.split("\n"), "", ""][:3]
+
+    probe()  # cold: parses
+    decision, loaded, first = probe()
+    assert decision == "allow https://10.0.0.1:6443 True"
+    assert [m for m in loaded.split() if m.split(".")[0] in HEAVY] == []
+    assert first == os.path.join(directory, "direct", first.rsplit("/", 1)[1])

@@ -77,6 +77,9 @@ def _finish_json(plan: Plan | HelmPlan, result: dict[str, Any]) -> dict[str, Any
     if target is not None:
         result["server_source"] = target.server_source
         result["namespace_source"] = target.namespace_source
+        if target.guard:
+            # Other clients of this terminal reach the server through its API guard.
+            result["terminal_guard"] = True
     if len(plan.targets) > 1:
         result["alternative_targets"] = [
             {"context": t.context, "server": t.server, "namespace": t.namespace}
@@ -148,6 +151,11 @@ def _target_lines(
             f"namespace:   {data['namespace']}  (from {data['namespace_source']})",
             f"kubeconfig:  {', '.join(data['kubeconfig']) or '(no file)'}",
         ]
+        if data.get("terminal_guard"):
+            lines.append(
+                "guard:       other clients in this terminal reach it through the terminal's "
+                "API guard; kubesafe's kubectl goes direct once it has decided"
+            )
     why = (
         "a kubectl that reads kuberc differently runs"
         if data.get("kubectl_dependent")

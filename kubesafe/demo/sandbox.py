@@ -163,6 +163,9 @@ def sandbox_env(root: str, user_env: Mapping[str, str]) -> dict[str, str]:
         HISTFILE=os.path.join(home, ".history"),
         PYTHONUSERBASE=user_env.get("PYTHONUSERBASE") or site.getuserbase(),
         KUBESAFE_DEMO=root,
+        # The tour shows kubectl through kubesafe; no background guard process whose
+        # files could outlive the sandbox's removal.
+        KUBESAFE_GUARD="off",
     )
     return env
 

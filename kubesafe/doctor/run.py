@@ -6,6 +6,7 @@ from collections.abc import Mapping
 
 from kubesafe.doctor import files, shell_checks, target
 from kubesafe.doctor.check import FAIL, WARN, Check
+from kubesafe.doctor.guard_check import guard_check
 from kubesafe.doctor.policy_check import policy_check
 from kubesafe.doctor.shell_probe import ProbeError, probe
 from kubesafe.doctor.shells import SUPPORTED, user_shell
@@ -63,6 +64,7 @@ def run_checks(env: Mapping[str, str]) -> list[Check]:
     checks.append(files.current_context(loaded, broken))
     merged = None if broken else _merged(env)
     checks.append(policy_check(env, merged))
+    checks.append(guard_check(env))
     checks += files.cache_dirs()
     checks += target_section(env, merged)
     names = sorted(merged.contexts) if merged is not None else []

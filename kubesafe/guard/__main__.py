@@ -29,6 +29,7 @@ def main(argv: list[str] | None = None) -> int:
     serve.add_argument("--port", type=int, default=0)
     serve.add_argument("--kubectl", default=None, help="kubectl binary (default: selected)")
     serve.add_argument("--head-timeout", type=float, default=HEAD_TIMEOUT, help="seconds")
+    serve.add_argument("--shell-pid", type=int, default=0, help="end when this process ends")
     args = parser.parse_args(argv)
     directory = args.dir or default_directory(args.terminal)
     config = GuardConfig(
@@ -39,6 +40,7 @@ def main(argv: list[str] | None = None) -> int:
         args.port,
         args.kubectl,
         args.head_timeout,
+        args.shell_pid,
     )
 
     def ready(port: int) -> None:

@@ -10,10 +10,8 @@ it listens and which path prefix each context has (``client_config``).
 from __future__ import annotations
 
 import asyncio
-import hashlib
 import json
 import os
-import re
 import signal
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
@@ -21,7 +19,7 @@ from dataclasses import dataclass
 from kubesafe import paths
 from kubesafe.guard import layout as layout_module
 from kubesafe.guard.gate import Gate
-from kubesafe.guard.layout import Layout
+from kubesafe.guard.layout import Layout, context_id
 from kubesafe.guard.lifts import LiftBook
 from kubesafe.guard.server import HEAD_TIMEOUT, GuardedContext, GuardServer
 from kubesafe.guard.tls import certificates_present, make_certificates, server_context
@@ -30,12 +28,6 @@ from kubesafe.guard.upstream import KubectlProxy
 
 class GuardError(Exception):
     """The guard cannot start; one line for the user."""
-
-
-def context_id(name: str) -> str:
-    """A URL path segment for a context: readable, and unique by its hash."""
-    slug = re.sub(r"[^a-z0-9]+", "-", name.lower()).strip("-")[:24] or "context"
-    return f"{slug}-{hashlib.sha256(name.encode()).hexdigest()[:8]}"
 
 
 @dataclass(frozen=True)
@@ -49,6 +41,8 @@ class GuardConfig:
     port: int = 0
     kubectl: str | None = None
     head_timeout: float = HEAD_TIMEOUT
+    # The terminal's shell: the guard ends when it is gone (0: no such watch).
+    shell_pid: int = 0
 
 
 def choose_kubectl(context: str, env: Mapping[str, str]) -> str:
@@ -76,7 +70,15 @@ def choose_kubectl(context: str, env: Mapping[str, str]) -> str:
         raise GuardError(str(exc)) from None
 
 
+def _chooser(context: str, env: Mapping[str, str]) -> Callable[[], str]:
+    return lambda: choose_kubectl(context, env)
+
+
 def build(config: GuardConfig) -> tuple[GuardServer, Layout]:
+    parent = os.path.dirname(os.path.abspath(config.directory))
+    if config.shell_pid and not os.path.isdir(parent):
+        # A terminal's guard lives in its session directory: gone means the shell ended.
+        raise GuardError(f"{parent} is gone: the terminal has ended")
     try:
         layout = layout_module.prepare(config.directory)
         token = layout_module.ensure_token(layout)
@@ -88,9 +90,8 @@ def build(config: GuardConfig) -> tuple[GuardServer, Layout]:
     sockets = layout_module.socket_directory(layout, max((len(i) for i in ids), default=0) + 5)
     contexts = []
     for name, identifier in zip(config.contexts, ids, strict=True):
-        kubectl = config.kubectl or choose_kubectl(name, config.env)
         proxy = KubectlProxy(
-            kubectl,
+            config.kubectl or _chooser(name, config.env),
             name,
             os.path.join(sockets, f"{identifier}.sock"),
             config.env,
@@ -127,12 +128,28 @@ async def serve(config: GuardConfig, ready: Callable[[int], None] | None = None)
         if ready is not None:
             ready(port)
         serving = asyncio.create_task(server.serve_forever())
+        watching = asyncio.create_task(_watch_shell(config.shell_pid, stopping))
         await stopping.wait()
         serving.cancel()
+        watching.cancel()
     finally:
         server.close()
         try:
             os.unlink(layout.state)
+        except OSError:
+            pass
+
+
+async def _watch_shell(pid: int, stopping: asyncio.Event) -> None:
+    if pid <= 0:
+        return
+    while True:
+        await asyncio.sleep(1.0)
+        try:
+            os.kill(pid, 0)
+        except ProcessLookupError:
+            stopping.set()
+            return
         except OSError:
             pass
 

@@ -18,18 +18,30 @@ deep the sockets go to a fresh private directory under the system temp dir.
 from __future__ import annotations
 
 import os
-import secrets
-import tempfile
-from dataclasses import dataclass
 
 from kubesafe import paths
+from kubesafe.guard.naming import context_id
+
+__all__ = ["Layout", "context_id", "default_directory", "ensure_token", "prepare"]
 
 _SOCKET_PATH_LIMIT = 100
 
 
-@dataclass(frozen=True)
 class Layout:
-    directory: str
+    # A plain class: the shell integration loads this module at every shell start.
+    __slots__ = ("directory",)
+
+    def __init__(self, directory: str) -> None:
+        self.directory = directory
+
+    def __eq__(self, other: object) -> bool:
+        return isinstance(other, Layout) and other.directory == self.directory
+
+    def __hash__(self) -> int:
+        return hash(self.directory)
+
+    def __repr__(self) -> str:
+        return f"Layout({self.directory!r})"
 
     @property
     def ca(self) -> str:
@@ -77,7 +89,9 @@ def ensure_token(layout: Layout) -> str:
     existing = paths.read_private(layout.token_file)
     if existing:
         return existing.decode("ascii").strip()
-    token = secrets.token_urlsafe(32)
+    import base64
+
+    token = base64.urlsafe_b64encode(os.urandom(32)).rstrip(b"=").decode("ascii")
     if not paths.write_private(layout.token_file, token.encode("ascii") + b"\n"):
         raise OSError(f"cannot write {layout.token_file}")
     return token
@@ -86,4 +100,6 @@ def ensure_token(layout: Layout) -> str:
 def socket_directory(layout: Layout, longest_name: int = 24) -> str:
     if len(layout.directory) + 1 + longest_name <= _SOCKET_PATH_LIMIT:
         return layout.directory
+    import tempfile
+
     return tempfile.mkdtemp(prefix="kubesafe-guard-")  # mkdtemp makes it 0700

@@ -53,13 +53,16 @@ class UpstreamError(Exception):
 class KubectlProxy:
     def __init__(
         self,
-        kubectl: str,
+        kubectl: str | Callable[[], str],
         context: str,
         socket_path: str,
         env: Mapping[str, str],
         log_path: str,
     ) -> None:
-        self.kubectl = kubectl
+        # A callable chooses the binary at the first request (it may ask the server for
+        # its version or download one): a guard for many contexts starts at once.
+        self._choose = kubectl if callable(kubectl) else None
+        self.kubectl = "" if callable(kubectl) else kubectl
         self.context = context
         self.socket_path = socket_path
         self.env = dict(env)
@@ -136,6 +139,11 @@ class KubectlProxy:
             if self.alive() and os.path.exists(self.socket_path):
                 return
             self.stop()
+            if not self.kubectl and self._choose is not None:
+                try:
+                    self.kubectl = await asyncio.to_thread(self._choose)
+                except Exception as exc:  # GuardError and what choosing may raise
+                    raise UpstreamError(f"no kubectl for context {self.context!r}: {exc}") from None
             self._spawn()
             await self._wait_ready()
 

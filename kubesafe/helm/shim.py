@@ -70,6 +70,7 @@ def run(argv: list[str], env: Mapping[str, str] | None = None) -> int:
     else:
         from kubesafe.approval import approve, audit_decision
         from kubesafe.helm.plan import make_helm_plan
+        from kubesafe.kubectl.shim import _past_the_guard, open_lift_reason
         from kubesafe.verdict import ALLOW
 
         plan = make_helm_plan(argv, environment)
@@ -77,7 +78,11 @@ def run(argv: list[str], env: Mapping[str, str] | None = None) -> int:
         if helm is None:
             _error(reason)
             return EXIT_NOT_FOUND
-        if plan.decision != ALLOW:
+        lifted = open_lift_reason(plan, environment) if plan.decision != ALLOW else None
+        if lifted is not None:
+            why = f"lift open in this terminal ({lifted or 'no reason given'})"
+            audit_decision(plan, "allowed", why, {"program": "helm", **dict(_details(plan))})
+        elif plan.decision != ALLOW:
             details = _details(plan)
             approved, message = approve(
                 plan, environment, "helm", details, _preview(plan, helm, environment)
@@ -89,6 +94,7 @@ def run(argv: list[str], env: Mapping[str, str] | None = None) -> int:
             audit_decision(
                 plan, "allowed", plan.decision_reason, {"program": "helm", **dict(_details(plan))}
             )
+        _past_the_guard(plan, environment)
     if helm is None:
         _error(reason)
         return EXIT_NOT_FOUND

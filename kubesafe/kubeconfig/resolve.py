@@ -32,6 +32,10 @@ if TYPE_CHECKING:
     from kubesafe.kubeconfig.parse import FileData
 
 DEFAULT_SERVER = "http://localhost:8080"
+# Clusters and users the shell integration writes into a terminal's own kubeconfig to
+# send a protected context through that terminal's guard (kubesafe/guard/terminal.py).
+GUARD_PREFIX = "kubesafe-guard/"
+GUARD_SERVER_PREFIX = "https://127.0.0.1:"
 SERVICE_ACCOUNT_DIR = "/var/run/secrets/kubernetes.io/serviceaccount"
 
 
@@ -95,6 +99,7 @@ class Merged(Record):
         "contexts",
         "current_context",
         "files",
+        "guards",
         "users",
     )
 
@@ -108,6 +113,7 @@ class Merged(Record):
         context_files: dict[str, str],
         cluster_tls: dict[str, tuple[str, str, str, bool]] | None = None,
         cluster_files: dict[str, str] | None = None,
+        guards: dict[str, str] | None = None,
     ) -> None:
         self.files = files
         self.current_context = current_context
@@ -120,6 +126,9 @@ class Merged(Record):
         self.cluster_tls = cluster_tls or {}
         # cluster name -> file that defined it (first wins)
         self.cluster_files = cluster_files or {}
+        # Contexts this terminal sends through its guard: name -> the guard's URL. Their
+        # entries in ``contexts`` already name the real cluster and user (see _unguard).
+        self.guards = guards or {}
 
 
 class Target(Record):
@@ -131,6 +140,7 @@ class Target(Record):
         "cluster_source",
         "context",
         "context_extension",
+        "guard",
         "kubeconfig",
         "namespace",
         "namespace_source",
@@ -154,6 +164,7 @@ class Target(Record):
         namespace_source: str = "default",
         tls: tuple[str, str, str, bool] = ("", "", "", False),
         cluster_source: str = "context",
+        guard: str = "",
     ) -> None:
         self.context = context
         self.cluster = cluster
@@ -171,6 +182,9 @@ class Target(Record):
         self.tls = tls
         # where the cluster came from: "context" or "--cluster"
         self.cluster_source = cluster_source
+        # The terminal guard's URL when requests really go there (the other fields then
+        # name the real cluster, user and server behind it); "" when they go direct.
+        self.guard = guard
 
     def __hash__(self) -> int:
         # Extensions may hold dicts; identity of the endpoint is enough for hashing.
@@ -365,6 +379,7 @@ def resolve_merged(merged: Merged, overrides: Overrides, env: Mapping[str, str])
         namespace_source=namespace_source,
         tls=tls,
         cluster_source="--cluster" if overrides.cluster else "context",
+        guard="" if overrides.server or overrides.cluster else merged.guards.get(context_name, ""),
     )
 
 
@@ -387,6 +402,38 @@ def _effective_tls(
     return digest, ca_file, server_name, insecure
 
 
+def _unguard(merged: Merged, env: Mapping[str, str]) -> None:
+    """Show the real cluster and user of contexts the terminal sends through its guard.
+
+    Only the terminal's own file (``$KUBESAFE_SESSION/kubeconfig``) can send a
+    context through a guard, and only to 127.0.0.1; the guard's cluster entry
+    names the real cluster and user in its ``kubesafe`` extension. So every
+    decision (the context's own rules, rules lent by contexts on the same
+    endpoint, version discovery, the prompt) is about the real target. A guard
+    entry anywhere else is taken at its word: its server.
+    """
+    session = env.get("KUBESAFE_SESSION", "")
+    if not session:
+        return
+    own = os.path.abspath(os.path.join(session, "kubeconfig"))
+    if own not in merged.files:
+        return
+    for name, (cluster, user, namespace, extension) in list(merged.contexts.items()):
+        if not cluster.startswith(GUARD_PREFIX) or merged.context_files.get(name) != own:
+            continue
+        server, cluster_extension = merged.clusters.get(cluster, ("", None))
+        guard = cluster_extension.get("guard") if isinstance(cluster_extension, dict) else None
+        if not server.startswith(GUARD_SERVER_PREFIX) or not isinstance(guard, dict):
+            continue
+        real_cluster, real_user = guard.get("cluster"), guard.get("user")
+        if not isinstance(real_cluster, str) or not isinstance(real_user, str):
+            continue
+        if user.startswith(GUARD_PREFIX):
+            user = real_user
+        merged.contexts[name] = (real_cluster, user, namespace, extension)
+        merged.guards[name] = server
+
+
 def _describe_files(merged: Merged) -> str:
     if not merged.files:
         return "the kubeconfig (no kubeconfig file exists)"
@@ -403,7 +450,9 @@ def load_merged(
     environment = os.environ if env is None else env
     own_index = index if index is not None else FileIndex()
     try:
-        return merge(load(overrides.kubeconfig, environment, own_index))
+        merged = merge(load(overrides.kubeconfig, environment, own_index))
+        _unguard(merged, environment)
+        return merged
     finally:
         if index is None:
             own_index.save()

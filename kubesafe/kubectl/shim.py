@@ -24,7 +24,7 @@ TYPE_CHECKING = False  # typing costs an import on the hot path; mypy treats thi
 if TYPE_CHECKING:
     from collections.abc import Mapping
 
-    from kubesafe.approval import Shown
+    from kubesafe.approval import Judged, Shown
     from kubesafe.kubectl.args import ParsedArgs
     from kubesafe.kubectl.plan import Plan
 
@@ -53,14 +53,22 @@ def run(argv: list[str], env: Mapping[str, str] | None = None) -> int:
     if plan.kubectl_dependent and plan.choice.stale and plan.target is not None:
         plan = _replanned(plan, argv, environment)
     if plan.decision != ALLOW:
-        from kubesafe.approval import approve
+        lifted = open_lift_reason(plan, environment)
+        if lifted is not None:
+            from kubesafe.approval import audit_decision
 
-        approved, message = approve(
-            plan, environment, preview=lambda: blast_preview(plan, environment)
-        )
-        if not approved:
-            _error(message)
-            return EXIT_REFUSED
+            audit_decision(
+                plan, "allowed", f"lift open in this terminal ({lifted or 'no reason given'})"
+            )
+        else:
+            from kubesafe.approval import approve
+
+            approved, message = approve(
+                plan, environment, preview=lambda: blast_preview(plan, environment)
+            )
+            if not approved:
+                _error(message)
+                return EXIT_REFUSED
     elif plan.classification.mutating and plan.protection.protected:
         from kubesafe.approval import audit_decision
 
@@ -68,8 +76,52 @@ def run(argv: list[str], env: Mapping[str, str] | None = None) -> int:
     kubectl = _ensure_kubectl(plan, environment)
     if kubectl is None:
         return EXIT_NOT_FOUND
+    _past_the_guard(plan, environment)
     environment[DEPTH_VARIABLE] = str(depth)
     return exec_kubectl(kubectl, argv, environment)
+
+
+def open_lift_reason(plan: Judged, env: Mapping[str, str]) -> str | None:
+    """The reason of a lift open in this terminal for the plan's target, or None.
+
+    ``kubesafe lift`` opened it with a person present; it covers what the
+    guard lets through: not ``block``, not an unresolvable target, not an
+    agent session.
+    """
+    from kubesafe.verdict import BLOCK
+
+    session = env.get("KUBESAFE_SESSION", "")
+    target = plan.guarded
+    if not session or target is None or not plan.overridable or plan.decision == BLOCK:
+        return None
+    if len({t.context for t in plan.targets}) != 1:
+        return None
+    path = os.path.join(session, "guard", "lifts.json")
+    if not os.path.exists(path):
+        return None
+    from kubesafe.agents import agent_marker
+
+    if agent_marker(env) is not None:
+        return None
+    from kubesafe.guard.lifts import LiftBook
+
+    lift = LiftBook(path, os.path.basename(session)).current(target.context)
+    return None if lift is None else lift.reason
+
+
+def _past_the_guard(plan: Judged, env: dict[str, str]) -> None:
+    """Let the kubectl (or helm) about to run reach a guarded target directly (decided above)."""
+    session = env.get("KUBESAFE_SESSION", "")
+    target = plan.target
+    if not session or target is None or not target.guard:
+        return
+    if any(t != target for t in plan.targets):
+        return  # readings disagree: leave it to the guard, which fails closed
+    from kubesafe.shell.direct import direct_kubeconfig
+
+    replacement = direct_kubeconfig(session, target, env)
+    if replacement is not None:
+        env["KUBECONFIG"] = replacement
 
 
 def blast_preview(plan: Plan, env: dict[str, str]) -> Shown:

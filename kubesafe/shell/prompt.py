@@ -67,11 +67,31 @@ _STAGING_HINTS = ("stag", "qa", "test", "uat", "preprod", "pre-prod")
 
 
 class Segment:
-    __slots__ = ("color", "text")
+    __slots__ = ("color", "text", "until")
 
-    def __init__(self, text: str, color: str) -> None:
+    def __init__(self, text: str, color: str, until: int = 0) -> None:
         self.text = text
         self.color = color
+        # Epoch second at which the text changes by itself (a lift's countdown), or 0.
+        self.until = until
+
+
+def lift_marker(session: str, context: str, now: float | None = None) -> tuple[str, int]:
+    """("LIFT 14m ", the epoch second the text next changes) for an open lift here."""
+    from kubesafe.shell.session import guard_dir
+
+    path = os.path.join(guard_dir(session), "lifts.json")
+    if not os.path.exists(path):
+        return "", 0
+    from kubesafe.guard.lifts import LiftBook
+
+    lift = LiftBook(path, os.path.basename(session)).current(context, now)
+    if lift is None:
+        return "", 0
+    remaining = lift.remaining(now)
+    minutes = int(-(-remaining // 60))  # rounded up: "1m" until the last second
+    changes = lift.until - (minutes - 1) * 60
+    return f"LIFT {minutes}m ", int(changes) + 1
 
 
 def toggle_files(env: Mapping[str, str]) -> tuple[str, str]:
@@ -175,7 +195,10 @@ def compute_segment(env: Mapping[str, str]) -> Segment:
         text = template.format(**fields)
     except (KeyError, IndexError, ValueError):
         text = DEFAULT_FORMAT.format(**fields)
-    return Segment(text, environment_color(guard.environment, guard.protected))
+    lifted, until = lift_marker(session, target.context) if session else ("", 0)
+    if lifted:
+        text = f"{text} {lifted.rstrip()}"
+    return Segment(text, environment_color(guard.environment, guard.protected), until)
 
 
 def marked(segment: Segment) -> Segment:
@@ -190,6 +213,10 @@ def watched_files(env: Mapping[str, str]) -> list[str]:
     # The files the policy falls back to when that one holds no rules.
     watched.extend(path for path, _ in fallbacks(env))
     watched.extend(path for path in toggle_files(env) if path)
+    session = env.get(SESSION_VARIABLE, "")
+    if session and os.path.isdir(os.path.join(session, "guard")):
+        # A lift opened or ended shows at the next prompt.
+        watched.append(os.path.join(session, "guard", "lifts.json"))
     return watched
 
 
@@ -242,6 +269,30 @@ def _stamp(path: str, stamp: str, started: int) -> bool:
     return True
 
 
+def _guard_pid(env: Mapping[str, str]) -> str:
+    """Start this terminal's guard if it is not running; its PID for the shell's check.
+
+    The shell tests the PID with ``kill -0`` (a builtin) before each prompt, so a
+    killed guard is started again at the next prompt at no cost otherwise.
+    """
+    session = active_session(env)
+    if session is None:
+        return ""
+    from kubesafe.shell.session import guard_dir, refresh_guard
+
+    refresh_guard(session, env)  # the policy or a kubeconfig may have changed
+    directory = guard_dir(session)
+    if not os.path.exists(os.path.join(directory, "terminal.marshal")):
+        return ""
+    from kubesafe.guard.terminal import ensure_running
+
+    try:
+        pid = ensure_running(directory, env)
+    except OSError:
+        return ""
+    return str(pid) if pid else ""
+
+
 def render(shell: str, env: Mapping[str, str]) -> str:
     """Shell code that sets the segment and what to watch; also moves the stamps.
 
@@ -264,6 +315,7 @@ def render(shell: str, env: Mapping[str, str]) -> str:
     # What bash and zsh show while the next render is still running: this, marked.
     refreshing = _colored(marked(computed), shell, env)
     key = cache_key(env)
+    guard = _guard_pid(env)
     if shell == "fish":
         q = fish_quote
         return "\n".join(
@@ -273,6 +325,8 @@ def render(shell: str, env: Mapping[str, str]) -> str:
                 f"set -g __kubesafe_key {q(key)}",
                 "set -g __kubesafe_present " + " ".join(q(p) for p in pairs),
                 "set -g __kubesafe_absent " + " ".join(q(p) for p in absent),
+                f"set -g __kubesafe_guard {guard}",
+                f"set -g __kubesafe_until {computed.until or ''}",
                 "",
             ]
         )
@@ -284,6 +338,8 @@ def render(shell: str, env: Mapping[str, str]) -> str:
             f"__kubesafe_key={q(key)}",
             "__kubesafe_present=(" + " ".join(q(p) for p in pairs) + ")",
             "__kubesafe_absent=(" + " ".join(q(p) for p in absent) + ")",
+            f"__kubesafe_guard={guard}",
+            f"__kubesafe_until={computed.until or ''}",
             "",
         ]
     )

@@ -152,6 +152,9 @@ __kubesafe_refresh() {
   fi
   local key="${KUBECONFIG-}|${KUBESAFE_CONFIG-}|${HOME-}|${XDG_CONFIG_HOME-}"
   key+="|${XDG_STATE_HOME-}|${NO_COLOR-}|${KUBESAFE_PROMPT_FORMAT-}|${KUBERNETES_MASTER-}"
+  # A guard that died, or a lift's countdown reaching its next minute, renders again.
+  [[ -n ${__kubesafe_guard-} ]] && ! kill -0 "$__kubesafe_guard" 2>/dev/null && key=
+  [[ -n ${__kubesafe_until-} ]] && (( ${EPOCHSECONDS:-0} >= __kubesafe_until )) && key=
   if [[ $key == "$__kubesafe_key" ]]; then
     # Pairs of (stamp, file): the file must still have exactly the stamp's mtime.
     for f in "${__kubesafe_present[@]}"; do
@@ -209,6 +212,7 @@ __kubesafe_launcher=(@LAUNCHER@)
 """
     + _POSIX_SETUP
     + r"""__kubesafe_key= KUBESAFE_PROMPT= __kubesafe_fd= __kubesafe_partial=
+__kubesafe_guard= __kubesafe_until=
 __kubesafe_refreshing='⎈ ↻ '
 __kubesafe_present=() __kubesafe_absent=()
 @FIRST_RENDER@"""
@@ -250,9 +254,11 @@ __kubesafe_launcher=(@LAUNCHER@)
 """
     + _POSIX_SETUP
     + r"""typeset -g __kubesafe_key= KUBESAFE_PROMPT= __kubesafe_fd= __kubesafe_partial=
+typeset -g __kubesafe_guard= __kubesafe_until=
 typeset -g __kubesafe_refreshing='⎈ ↻ '
 typeset -ga __kubesafe_present __kubesafe_absent
 zmodload zsh/system
+zmodload -F zsh/datetime p:EPOCHSECONDS 2>/dev/null
 @FIRST_RENDER@"""
     + _POSIX_REFRESH.replace("@COLLECT@", _ZSH_COLLECT)
     .replace("@UNWATCH@", "zle -F $__kubesafe_fd 2>/dev/null\n  ")

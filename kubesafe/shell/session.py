@@ -24,7 +24,13 @@ import time
 
 from kubesafe import paths
 from kubesafe.kubeconfig.parse import EXTENSION_NAME, KubeconfigError, parse_bytes
-from kubesafe.kubeconfig.resolve import Overrides, ResolveError, candidate_files, load_merged
+from kubesafe.kubeconfig.resolve import (
+    GUARD_PREFIX,
+    Overrides,
+    ResolveError,
+    candidate_files,
+    load_merged,
+)
 from kubesafe.shell.names import KUBECONFIG_NAME, SESSION_VARIABLE
 
 TYPE_CHECKING = False  # typing costs an import at every shell start; mypy treats this as True
@@ -33,6 +39,7 @@ if TYPE_CHECKING:
     from typing import Any
 
     from kubesafe.kubeconfig.cache import FileIndex
+    from kubesafe.kubeconfig.parse import FileData
 
 _HEADER = (
     "# kubesafe: this terminal's context and namespace; removed when the shell exits.\n"
@@ -61,18 +68,31 @@ class ShadowContext:
 class SessionFile:
     """The parsed per-terminal kubeconfig."""
 
-    __slots__ = ("contexts", "current_context", "foreign")
+    __slots__ = ("contexts", "current_context", "foreign", "guard_dir", "guarded")
 
     def __init__(
         self,
         current_context: str = "",
         contexts: dict[str, ShadowContext] | None = None,
         foreign: tuple[str, ...] = (),
+        guarded: dict[str, str] | None = None,
+        guard_dir: str = "",
     ) -> None:
         self.current_context = current_context
         self.contexts = contexts or {}
         # Clusters and users another tool wrote into the file (e.g. "cluster eks-1").
         self.foreign = foreign
+        # Contexts sent through this terminal's guard: name -> the guard's URL for it.
+        # Their copies in ``contexts`` keep the REAL cluster and user; the file names
+        # the guard's entries instead, which carry the real names in an extension.
+        self.guarded = guarded or {}
+        # The guard's private directory (its CA and the terminal's token).
+        self.guard_dir = guard_dir
+
+
+def guard_dir(directory: str) -> str:
+    """The terminal's guard directory, inside its session directory."""
+    return os.path.join(directory, "guard")
 
 
 def sessions_root(env: Mapping[str, str]) -> str:
@@ -114,14 +134,35 @@ def read_session_file(path: str) -> SessionFile:
         data = parse_bytes(content)
     except KubeconfigError as exc:
         raise SessionError(f"this terminal's kubeconfig {path}: {exc}") from None
-    contexts = {
-        name: ShadowContext(cluster, user, namespace, extension)
-        for name, (cluster, user, namespace, extension) in data["contexts"].items()
-    }
-    foreign = tuple(f"cluster {name}" for name in data["clusters"]) + tuple(
-        f"user {name}" for name in data["users"]
+    return state_from_data(data, guard_dir(os.path.dirname(path)))
+
+
+def _guard_refs(data: FileData, name: str) -> tuple[str, str, str] | None:
+    """(URL, real cluster, real user) of a guard cluster entry of this file."""
+    server, extension = data["clusters"].get(name, ("", None))
+    guard = extension.get("guard") if isinstance(extension, dict) else None
+    if not isinstance(guard, dict):
+        return None
+    cluster, user = guard.get("cluster"), guard.get("user")
+    if not isinstance(cluster, str) or not isinstance(user, str):
+        return None
+    return server, cluster, user
+
+
+def state_from_data(data: FileData, guard_directory: str) -> SessionFile:
+    contexts: dict[str, ShadowContext] = {}
+    guarded: dict[str, str] = {}
+    for name, (cluster, user, namespace, extension) in data["contexts"].items():
+        refs = _guard_refs(data, cluster) if cluster == GUARD_PREFIX + name else None
+        if refs is not None:
+            guarded[name] = refs[0]
+            cluster, user = refs[1], refs[2]
+        contexts[name] = ShadowContext(cluster, user, namespace, extension)
+    ours = {GUARD_PREFIX + name for name in guarded}
+    foreign = tuple(f"cluster {name}" for name in data["clusters"] if name not in ours) + tuple(
+        f"user {name}" for name in data["users"] if name not in ours
     )
-    return SessionFile(data["current_context"], contexts, foreign)
+    return SessionFile(data["current_context"], contexts, foreign, guarded, guard_directory)
 
 
 def _quoted(value: Any) -> str:
@@ -142,9 +183,10 @@ def render_session_file(state: SessionFile) -> str:
     if state.contexts:
         lines.append("contexts:\n")
         for name, shadow in sorted(state.contexts.items()):
+            through = GUARD_PREFIX + name if name in state.guarded else ""
             lines.append(f"- name: {_quoted(name)}\n  context:\n")
-            lines.append(f"    cluster: {_quoted(shadow.cluster)}\n")
-            lines.append(f"    user: {_quoted(shadow.user)}\n")
+            lines.append(f"    cluster: {_quoted(through or shadow.cluster)}\n")
+            lines.append(f"    user: {_quoted(through or shadow.user)}\n")
             if shadow.namespace:
                 lines.append(f"    namespace: {_quoted(shadow.namespace)}\n")
             if shadow.extension is not None:
@@ -152,7 +194,32 @@ def render_session_file(state: SessionFile) -> str:
                 lines.append(
                     f"    extensions:\n    - name: {EXTENSION_NAME}\n      extension: {extension}\n"
                 )
+    lines.append(_render_guard_entries(state))
     return "".join(lines)
+
+
+def _render_guard_entries(state: SessionFile) -> str:
+    """The guard's cluster and user for each guarded context: no real credentials."""
+    guarded = sorted(name for name in state.guarded if name in state.contexts)
+    if not guarded:
+        return ""
+    ca = os.path.join(state.guard_dir, "ca.pem")
+    content = paths.read_private(os.path.join(state.guard_dir, "token"))
+    # No token file: the guard answers 401, so the context fails closed.
+    token = content.decode("ascii", "replace").strip() if content else ""
+    clusters, users = ["clusters:\n"], ["users:\n"]
+    for name in guarded:
+        shadow = state.contexts[name]
+        real = _quoted({"guard": {"context": name, "cluster": shadow.cluster, "user": shadow.user}})
+        clusters.append(
+            f"- name: {_quoted(GUARD_PREFIX + name)}\n  cluster:\n"
+            f"    server: {_quoted(state.guarded[name])}\n"
+            f"    certificate-authority: {_quoted(ca)}\n"
+            f"    extensions:\n    - name: {EXTENSION_NAME}\n      extension: {real}\n"
+        )
+        users.append(f"- name: {_quoted(GUARD_PREFIX + name)}\n  user:\n")
+        users.append(f"    token: {_quoted(token)}\n")
+    return "".join(clusters + users)
 
 
 def write_session_file(path: str, state: SessionFile) -> None:
@@ -189,6 +256,10 @@ def end_session(directory: str) -> str | None:
     """Remove a session directory; returns where foreign entries were saved, if any."""
     import shutil
 
+    if os.path.isdir(guard_dir(directory)):
+        from kubesafe.guard.terminal import stop
+
+        stop(guard_dir(directory))  # it would end within a second of its shell anyway
     rescued = None
     kubeconfig = session_kubeconfig(directory)
     try:
@@ -257,6 +328,12 @@ def start_session(pid: int, env: Mapping[str, str]) -> tuple[str, str]:
         except ResolveError:
             pass  # a broken kubeconfig: the terminal follows whatever the files say
     own = session_kubeconfig(directory)
+    _plan_guard(
+        directory,
+        pid,
+        state,
+        {**env, "KUBECONFIG": os.pathsep.join(_without(os.pathsep.join(rest), own))},
+    )
     write_session_file(own, state)
     ours = os.path.dirname(os.path.realpath(inherited)) == os.path.realpath(root)
     if inherited and ours and _owner_pid(os.path.basename(inherited)) == pid:
@@ -265,6 +342,105 @@ def start_session(pid: int, env: Mapping[str, str]) -> tuple[str, str]:
         end_session(inherited)
     value = os.pathsep.join([own, *(_without(os.pathsep.join(rest), own))])
     return directory, value
+
+
+def _guard_off(env: Mapping[str, str]) -> bool:
+    return env.get("KUBESAFE_GUARD", "").lower() in ("off", "0", "no", "false")
+
+
+def _plan_guard(
+    directory: str,
+    pid: int,
+    state: SessionFile,
+    real_env: Mapping[str, str],
+    port: int = 0,
+    names: list[str] | None = None,
+) -> bool:
+    """Point the protected contexts at this terminal's guard (started at first prompt).
+
+    ``KUBESAFE_GUARD=off`` in the environment, or ``guard: off`` on every
+    environment protecting a context, leaves it direct. Returns whether a
+    guard is planned.
+    """
+    if _guard_off(real_env):
+        return False
+    from kubesafe.guard.terminal import guarded_contexts, plan_terminal
+    from kubesafe.kubeconfig.cache import FileIndex
+
+    index = FileIndex()
+    if names is None:
+        names = guarded_contexts(real_env, index) or []
+    state.guarded = {}
+    if not names:
+        index.save()
+        return False
+    try:
+        real = load_merged(Overrides(), real_env, index).contexts
+    except ResolveError:
+        return False
+    finally:
+        index.save()
+    terminal = os.path.basename(directory)
+    guard = plan_terminal(
+        guard_dir(directory), terminal, pid, names, real_env.get("KUBECONFIG", ""), port=port
+    )
+    state.guard_dir = guard.directory
+    for name in names:
+        if name not in state.contexts:
+            # The copy starts with the real namespace; from now on the terminal owns it.
+            cluster, user, namespace, extension = real[name]
+            state.contexts[name] = ShadowContext(cluster, user, namespace, extension)
+        state.guarded[name] = guard.server(name)
+    return True
+
+
+def refresh_guard(directory: str, env: Mapping[str, str]) -> bool:
+    """Follow the policy: guard contexts protected since the terminal started, and
+    leave those no longer protected; True when the terminal's file changed.
+
+    The prompt calls this when a watched file changed (the policy, a kubeconfig).
+    The guard is stopped; the caller's next ``ensure_running`` starts it again for
+    the new set, on the same port.
+    """
+    if _guard_off(env):
+        return False
+    from kubesafe.guard.terminal import (
+        TERMINAL_FILE,
+        guarded_contexts,
+        load_terminal,
+        running,
+        stop,
+    )
+    from kubesafe.kubeconfig.lock import LockError, WriteLock
+
+    own = session_kubeconfig(directory)
+    real_env = {**env, "KUBECONFIG": os.pathsep.join(_without(env.get("KUBECONFIG", ""), own))}
+    previous = load_terminal(guard_dir(directory))
+    names = guarded_contexts(real_env)
+    if names is None:
+        return False  # an unreadable kubeconfig: keep what is guarded
+    if set(names) == (set(previous.contexts) if previous is not None else set()):
+        return False
+    pid = previous.shell_pid if previous is not None else _owner_pid(os.path.basename(directory))
+    if pid is None:
+        return False
+    try:
+        with WriteLock(own, timeout=0.5):
+            state = read_session_file(own)
+            if state.foreign:
+                return False
+            port = previous.port if previous is not None else 0
+            _plan_guard(directory, pid, state, real_env, port=port, names=names)
+            write_session_file(own, state)
+            if not names:
+                os.unlink(os.path.join(guard_dir(directory), TERMINAL_FILE))
+    except (LockError, SessionError, OSError):
+        return False
+    if stop(guard_dir(directory)):
+        deadline = time.monotonic() + 3
+        while running(guard_dir(directory)) is not None and time.monotonic() < deadline:
+            time.sleep(0.02)  # the new guard binds the same port
+    return True
 
 
 def sync_shadows(directory: str, env: Mapping[str, str], index: FileIndex | None = None) -> bool:
@@ -284,10 +460,7 @@ def sync_shadows(directory: str, env: Mapping[str, str], index: FileIndex | None
         data = files.read(os.path.abspath(own), "kubeconfig", parse_bytes)
         if data is None or not data["contexts"]:
             return False
-        copies = {
-            name: ShadowContext(cluster, user, namespace, extension)
-            for name, (cluster, user, namespace, extension) in data["contexts"].items()
-        }
+        copies = state_from_data(data, guard_dir(directory)).contexts
         if _followed(copies, env, own, files) is None:
             return False
         # The prompt must not undo a `kubectl config` write landing at the same time.
