@@ -83,6 +83,8 @@ def world(upstream: FakeAPIServer, kubectl33: Path, isolated_home: Path) -> dict
         "NO_COLOR": "1",
         "KUBESAFE_KUBECTL": str(kubectl33),
         "KUBESAFE_HELM": str(helm_binary(33)),
+        # What the prompt shows, not how long it waits: let every render finish.
+        "KUBESAFE_PROMPT_WAIT": "60",
     }
     if "KUBESAFE_TEST_CACHE" in os.environ:
         env["KUBESAFE_TEST_CACHE"] = os.environ["KUBESAFE_TEST_CACHE"]

@@ -63,6 +63,8 @@ def env(tmp_path: Path, isolated_home: Path) -> dict[str, str]:
         "PATH": f"{BIN}:/usr/bin:/bin",
         "TERM": "dumb",
         "LANG": "C.UTF-8",
+        # What the prompt shows, not how long it waits: let every render finish.
+        "KUBESAFE_PROMPT_WAIT": "60",
     }
 
 
