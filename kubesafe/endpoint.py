@@ -415,7 +415,8 @@ def ca_digest_of(pem_or_der: bytes) -> str:
     """A digest of a CA bundle that ignores PEM layout (line breaks, comments, order)."""
     import base64
     import binascii
-    import hashlib
+
+    from kubesafe.digest import sha256
 
     text = pem_or_der.decode("latin-1")
     blocks: list[bytes] = []
@@ -427,7 +428,7 @@ def ca_digest_of(pem_or_der: bytes) -> str:
         except (binascii.Error, ValueError):
             blocks.append(body.encode("latin-1"))
     material = b"".join(sorted(blocks)) if blocks else pem_or_der
-    return hashlib.sha256(material).hexdigest()[:32]
+    return str(sha256(material).hexdigest())[:32]
 
 
 def _read_ca(path: str) -> str:

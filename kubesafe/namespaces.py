@@ -373,14 +373,9 @@ class _Locked:
 
 
 def _sha256_hex(data: bytes) -> str:
-    """SHA-256 without hashlib's OpenSSL import (4 ms) where the builtin module exists."""
-    try:
-        from _sha2 import sha256  # type: ignore[import-not-found,unused-ignore]
-    except ImportError:
-        try:
-            from _sha256 import sha256  # type: ignore[import-not-found,no-redef,unused-ignore]
-        except ImportError:
-            from hashlib import sha256  # type: ignore[assignment,unused-ignore]
+    """SHA-256 without hashlib's OpenSSL import (4 ms)."""
+    from kubesafe.digest import sha256
+
     return str(sha256(data).hexdigest())
 
 

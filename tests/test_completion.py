@@ -61,7 +61,7 @@ def test_context_names(env: dict[str, str]) -> None:
 def test_namespace_names_come_from_the_cache_only(env: dict[str, str]) -> None:
     """No cache: nothing (and no request to the unreachable server, which would hang)."""
     assert _complete("kubesafe ns ", env) == []
-    import json
+    import marshal
     import time
 
     from kubesafe import namespaces
@@ -69,7 +69,7 @@ def test_namespace_names_come_from_the_cache_only(env: dict[str, str]) -> None:
     # What a refresh stores (namespaces.refresh_namespaces, tested against a fake server).
     target = namespaces._target("dev", env)
     payload = {"key": namespaces._key(target), "time": time.time(), "namespaces": ["payments"]}
-    paths.write_private(namespaces._cache_file(target), json.dumps(payload).encode())
+    paths.write_private(namespaces._cache_file(target), marshal.dumps(payload))
     assert _complete("kubesafe ns pa", env) == ["payments"]
 
 

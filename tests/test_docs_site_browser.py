@@ -85,16 +85,19 @@ def test_no_table_column_is_squeezed_unreadable(reports: list[PageReport]) -> No
 
 def test_the_performance_table_shows_its_numbers(reports: list[PageReport]) -> None:
     [page] = [r for r in reports if r.path == "performance/"]
-    [results] = [t for t in page.tables if "measured median" in t["headers"]]
-    assert len(results["headers"]) == 9
-    assert results["hidden_columns"] == []
+    tables = [t for t in page.tables if "measured median" in t["headers"]]
+    assert tables  # the latest run, and a benchmark's own tables
+    for results in tables:
+        assert len(results["headers"]) == 9
+        assert results["hidden_columns"] == []
 
 
 def test_code_blocks_are_highlighted(reports: list[PageReport]) -> None:
     blocks = [(r.path, b) for r in reports for b in r.code]
     with_language = [(path, b) for path, b in blocks if highlighted_language(b["language"])]
     assert {b["language"] for _, b in with_language} >= {"bash", "yaml", "console"}
-    coloured = [(path, b) for path, b in with_language if b["colours"] >= 3]
+    # A one-line command with a comment shows two colours; anything longer shows more.
+    coloured = [(path, b) for path, b in with_language if b["colours"] >= 2]
     assert len(coloured) >= max(8, len(with_language) // 2), (len(coloured), len(with_language))
     # Token spans that all show one colour: the highlighting's stylesheet did not load.
     grey = [(path, b["text"]) for path, b in with_language if b["tokens"] and b["colours"] < 2]

@@ -186,10 +186,11 @@ def extract(document: object) -> FileData:
         clusters[name] = (_string(body.get("server"), f"{where} server"), _extension(body, where))
         cluster_tls[name] = _tls(body)
     users = tuple(name for name, _ in _named(top, "users", "user"))
-    import hashlib
     import marshal
 
-    clusters_digest = hashlib.blake2b(
+    from kubesafe.digest import blake2b
+
+    clusters_digest = blake2b(
         marshal.dumps((clusters, cluster_tls), 2),
         digest_size=16,  # 2: no back-references
     ).digest()
@@ -323,3 +324,4 @@ def _parse_uncached(content: bytes, memo: dict[bytes, Any] | None) -> FileData:
     except (ValueError, KeyError, TypeError, OverflowError) as exc:
         raise KubeconfigError(f"cannot be parsed: {exc}") from None
     return extract(document)
+

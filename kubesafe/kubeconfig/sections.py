@@ -17,7 +17,6 @@ never the raw sections, so no credential enters the cache.
 
 from __future__ import annotations
 
-import hashlib
 from typing import Any
 
 from kubesafe.kubeconfig.scan import safe_bytes, scan_text
@@ -37,6 +36,7 @@ def parse_sections(content: bytes, memo: dict[bytes, dict[str, Any]]) -> FileDat
     ``memo`` is updated in place to hold exactly this file's sections. None when the
     file is outside what the scanner reads: the caller then parses it whole.
     """
+    from kubesafe.digest import blake2b
     from kubesafe.kubeconfig.parse import KubeconfigError, extract
 
     if not safe_bytes(content):
@@ -58,7 +58,7 @@ def parse_sections(content: bytes, memo: dict[bytes, dict[str, Any]]) -> FileDat
     data = dict(base)
     fresh: dict[bytes, dict[str, Any]] = {}
     for chunk in last.values():
-        digest = hashlib.blake2b(chunk, digest_size=16).digest()
+        digest = blake2b(chunk).digest()
         fields = memo.get(digest)
         if fields is None:
             document = scan_text(chunk.decode("utf-8"))
