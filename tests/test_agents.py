@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import os
-import shutil
 import subprocess
 import sys
 from pathlib import Path
@@ -143,7 +142,6 @@ def test_without_a_marker_the_override_still_approves(tmp_path: Path) -> None:
     assert result.returncode == 0, result.stderr
 
 
-@pytest.mark.skipif(shutil.which("script") is None, reason="needs util-linux script")
 def test_a_pseudo_terminal_from_script_and_a_clean_environment_do_not_hide_an_agent(
     tmp_path: Path,
 ) -> None:

@@ -22,6 +22,9 @@ import itertools
 from kubesafe.kubectl import table
 from kubesafe.record import Record
 
+# Go's strconv.ParseBool spellings of true; "" is a bare boolean flag.
+PARSE_BOOL_TRUE = frozenset({"", "1", "t", "T", "true", "TRUE", "True"})
+
 # Upper bound on readings of an ambiguous argv; beyond it the argv is "unparseable".
 MAX_READINGS = 16
 

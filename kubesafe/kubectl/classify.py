@@ -19,7 +19,12 @@ write: kubesafe fails closed. Flags then adjust the class: ``--help``,
 from __future__ import annotations
 
 from kubesafe.classification import DESTRUCTIVE, LOCAL, READ, WRITE, Classification
-from kubesafe.kubectl.args import COMPLETION_COMMANDS, Reading, command_accepts
+from kubesafe.kubectl.args import (
+    COMPLETION_COMMANDS,
+    PARSE_BOOL_TRUE,
+    Reading,
+    command_accepts,
+)
 
 # command path -> (class, reason). Keep it sorted by command and readable.
 COMMAND_TABLE: dict[str, tuple[str, str]] = {
@@ -117,13 +122,11 @@ FAMILY_TABLE: dict[str, tuple[str, str]] = {
     "completion": (LOCAL, "prints a shell completion script"),
 }
 
-# Go's strconv.ParseBool spellings of true; "" is a bare boolean flag.
-_TRUE = frozenset({"", "1", "t", "T", "true", "TRUE", "True"})
 # kubectl's GetDryRunStrategy: "client", "server", the bare flag ("unchanged",
 # recorded as ""), and any ParseBool true (a client dry run, deprecated). "none" and
 # ParseBool's false spellings persist; any other value is kubectl's error, but stays
 # a write here in case a newer kubectl gives it a meaning.
-_DRY_RUN_HARMLESS = _TRUE | {"client", "server", "unchanged"}
+_DRY_RUN_HARMLESS = PARSE_BOOL_TRUE | {"client", "server", "unchanged"}
 
 # Command groups that only list their subcommands: kubectl rejects any other word
 # after them ("unknown command"), and a newer kubectl may make that word a write.
@@ -151,7 +154,7 @@ def _flag_true(reading: Reading, name: str) -> bool:
     command look harmless (``exec --dry-run`` is not a dry run).
     """
     value = reading.last(name)
-    return value is not None and value in _TRUE and command_accepts(reading.command, name)
+    return value is not None and value in PARSE_BOOL_TRUE and command_accepts(reading.command, name)
 
 
 def _base(reading: Reading) -> tuple[str, str]:

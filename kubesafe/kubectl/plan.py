@@ -136,14 +136,11 @@ def overrides_from(reading: Reading) -> Overrides:
     )
 
 
-_TRUE = frozenset({"", "1", "t", "T", "true", "TRUE", "True"})  # Go's ParseBool; "" is bare
-
-
 def _true(reading: Reading, name: str) -> bool:
     if not reading.plugin and kubectl_args.shadows_global(reading.command, name):
         return False
     value = reading.last(name)
-    return value is not None and value in _TRUE
+    return value is not None and value in kubectl_args.PARSE_BOOL_TRUE
 
 
 def make_plan(
