@@ -6,9 +6,9 @@ Usage: .venv/bin/python benchmarks/run_all.py [--repeats N] [--quick] [--only NA
 Runs, one after the other, the measurements of hot_path.py (the kubectl shim vs direct
 kubectl), download.py (install() vs raw httpx), prompt.py (the prompt segment vs an empty
 function), kubeconfig_write.py (``kubesafe ctx`` vs kubectl and kubectx), helm.py
-(``kubesafe helm`` vs helm), demo.py (the whole ``kubesafe demo --script`` tour) and fleet.py
-(200 to 10,000 contexts, 20,000 namespaces). Each alternates its pairs as it does on its own;
-medians over ``--repeats`` (default: each benchmark's own). ``--quick`` is a sanity run: 2
+(``kubesafe helm`` vs helm), demo.py (the whole ``kubesafe demo --script`` tour), fleet.py
+(200 to 10,000 contexts, 20,000 namespaces) and guard.py (the API guard vs the fake API
+server direct). Each alternates its pairs as it does on its own; medians over ``--repeats`` (default: each benchmark's own). ``--quick`` is a sanity run: 2
 repeats and smaller inputs, numbers not worth quoting.
 
 The header names the machine: CPUs, load average before and after, Python and tool versions.
@@ -33,7 +33,16 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from benchmarks import demo, download, fleet, helm, hot_path, kubeconfig_write, prompt  # noqa: E402
+from benchmarks import (  # noqa: E402
+    demo,
+    download,
+    fleet,
+    guard,
+    helm,
+    hot_path,
+    kubeconfig_write,
+    prompt,
+)
 from benchmarks.report import Row, markdown_table  # noqa: E402
 from tests.support.kubectl_binaries import (  # noqa: E402
     BinaryFetchError,
@@ -53,6 +62,7 @@ BENCHMARKS: dict[str, tuple[Measure, int]] = {
     "helm": (helm.measure, 20),
     "demo": (demo.measure, 3),
     "fleet": (fleet.measure, 3),
+    "guard": (guard.measure, 5),
 }
 QUICK_REPEATS = 2
 

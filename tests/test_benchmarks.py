@@ -85,6 +85,19 @@ EXPECTED += [
     ("fleet, shim", "the site scan: python -c pass", "python -S -c pass"),
     ("fleet, shim", "imports: python -S, the shim's modules", "python -S -c pass"),
 ]
+LIST = "LIST 5000 pods"
+EXPECTED += [
+    ("guard", "GET one pod through the guard", "GET one pod direct"),
+    ("guard", f"{LIST} through the guard", f"{LIST} direct"),
+    (
+        "guard",
+        f"{LIST} pre-encoded (server at wire speed) through the guard",
+        f"{LIST} pre-encoded direct",
+    ),
+    ("guard", "guard RSS after streaming the LISTs", "guard RSS before"),
+    ("guard", "20 watches through the guard: all see a new pod", "20 watches direct"),
+    ("guard", "guard RSS holding 20 watches", "guard RSS before"),
+]
 # Debian's kubectx and kubens are compared when installed (kubeconfig_write.py needs them there).
 if os.path.exists("/usr/bin/kubectx"):
     EXPECTED += [
