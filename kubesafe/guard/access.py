@@ -13,7 +13,10 @@ Classes follow kubesafe's command table (``kubesafe.kubectl.classify``):
   them, whatever the method: ``exec``/``attach`` (and so ``cp``) are writes,
   ``portforward`` is a read, ``proxy`` is a write (it relays any request);
 * any other upgrade is a write (an unknown way in);
-* a request whose every ``dryRun`` value is ``All`` persists nothing: a read;
+* a request whose every ``dryRun`` value is ``All`` persists nothing: a read,
+  once ``aggregated`` has made sure kube-apiserver itself serves its group
+  (``dry_run_api`` names the group version to check; until then it is what it
+  would be without the dry run, ``fallback``);
 * the access and identity reviews (``auth can-i``, ``auth whoami``) are
   create-only, never-stored questions: reads. ``subjectaccessreviews`` and
   ``localsubjectaccessreviews`` (asking about another user) are included: they
@@ -28,6 +31,7 @@ from dataclasses import dataclass
 from urllib.parse import parse_qs, unquote
 
 from kubesafe.classification import DESTRUCTIVE, READ, WRITE
+from kubesafe.guard.aggregated import BUILT_IN_GROUPS
 from kubesafe.kubectl.classify import COMMAND_TABLE
 
 _READ_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
@@ -61,6 +65,11 @@ class Access:
     # The namespace in the request path; None when the request is cluster-wide
     # or names its namespace elsewhere (then any namespace rule applies).
     namespace: str | None
+    # A server-side dry run outside the built-in groups: (group, version), whose
+    # APIService must show kube-apiserver serving it before this is a read.
+    dry_run_api: tuple[str, str] | None = None
+    # The class without the dry run (DELETE: destructive, else a write).
+    fallback: str = ""
 
     @property
     def mutating(self) -> bool:
@@ -98,6 +107,7 @@ def _check_escapes(raw: str) -> None:
 @dataclass(frozen=True)
 class _Parts:
     group: str
+    version: str
     namespace: str | None
     resource: str
     subresource: str
@@ -106,9 +116,9 @@ class _Parts:
 def _resource_parts(segments: list[str]) -> _Parts | None:
     """API group, namespace, resource and subresource of a resource path."""
     if segments[:1] == ["api"] and len(segments) >= 2:
-        group, rest = "", segments[2:]
+        group, version, rest = "", segments[1], segments[2:]
     elif segments[:1] == ["apis"] and len(segments) >= 3:
-        group, rest = segments[1], segments[3:]
+        group, version, rest = segments[1], segments[2], segments[3:]
     else:
         return None
     namespace = None
@@ -116,11 +126,12 @@ def _resource_parts(segments: list[str]) -> _Parts | None:
         # /namespaces/NS is the namespace object itself; its changes reach NS too.
         namespace = rest[1]
         if len(rest) == 2 or (len(rest) == 3 and rest[2] in ("status", "finalize")):
-            return _Parts(group, namespace, "namespaces", rest[2] if len(rest) == 3 else "")
+            subresource = rest[2] if len(rest) == 3 else ""
+            return _Parts(group, version, namespace, "namespaces", subresource)
         rest = rest[2:]
     resource = rest[0] if rest else ""
     subresource = rest[2] if len(rest) >= 3 else ""
-    return _Parts(group, namespace, resource, subresource)
+    return _Parts(group, version, namespace, resource, subresource)
 
 
 def _is_review(parts: _Parts) -> bool:
@@ -151,8 +162,10 @@ def classify_request(method: str, raw_path: str, query: str, upgrade: str | None
         return Access(READ, f"{method} reads", namespace)
     if parts is not None and _is_review(parts) and method == "POST":
         return Access(READ, f"{parts.resource} ask a question and store nothing", namespace)
-    if _dry_run(query):
-        return Access(READ, "dryRun=All persists nothing", namespace)
+    if parts is not None and _dry_run(query):  # only resources have dry runs
+        fallback = DESTRUCTIVE if method == "DELETE" else WRITE
+        check = None if parts.group in BUILT_IN_GROUPS else (parts.group, parts.version)
+        return Access(READ, "dryRun=All persists nothing", namespace, check, fallback)
     if method == "DELETE":
         return Access(DESTRUCTIVE, "DELETE deletes", namespace)
     return Access(WRITE, f"{method} changes cluster state", namespace)

@@ -27,7 +27,8 @@ import ssl
 from dataclasses import dataclass
 
 from kubesafe import audit
-from kubesafe.guard.access import PathError, classify_request
+from kubesafe.guard.access import Access, PathError, classify_request
+from kubesafe.guard.aggregated import DryRunCheck
 from kubesafe.guard.gate import Gate, Verdict
 from kubesafe.guard.http1 import (
     MAX_HEAD_BYTES,
@@ -83,6 +84,7 @@ class GuardServer:
         self.terminal = terminal
         self.head_timeout = head_timeout
         self.idle_timeout = idle_timeout
+        self.dry_runs = DryRunCheck()
         self._server: asyncio.Server | None = None
 
     async def start(self, ssl_context: ssl.SSLContext, port: int = 0) -> int:
@@ -167,6 +169,8 @@ class GuardServer:
             access = classify_request(request.method, upstream_path, query, request.upgrade)
         except PathError as exc:
             return await self._refuse(writer, request, 400, f"kubesafe guard: {exc}")
+        if access.dry_run_api is not None:
+            access = await self._checked_dry_run(context, access)
         what = f"{request.method} {upstream_path}"
         verdict = self.gate.decide(context.name, access, what)
         if not verdict.allowed:
@@ -176,6 +180,15 @@ class GuardServer:
         return await self._forward(
             context, request, target, reader, writer, upstreams, verdict, access.namespace
         )
+
+    async def _checked_dry_run(self, context: GuardedContext, access: Access) -> Access:
+        assert access.dry_run_api is not None
+        group, version = access.dry_run_api
+        why = await self.dry_runs.why_not(context.id, context.proxy.connect, group, version)
+        if not why:
+            return access
+        reason = f"a dry run to {group}/{version} is not trusted: {why}"
+        return Access(access.fallback, reason, access.namespace)
 
     def _audit(
         self,
