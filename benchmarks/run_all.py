@@ -8,8 +8,9 @@ kubectl), download.py (install() vs raw httpx), prompt.py (the prompt segment vs
 function), kubeconfig_write.py (``kubesafe ctx`` vs kubectl and kubectx), helm.py
 (``kubesafe helm`` vs helm), demo.py (the whole ``kubesafe demo --script`` tour), fleet.py
 (200 to 10,000 contexts, 20,000 namespaces) and guard.py (the API guard vs the fake API
-server direct). Each alternates its pairs as it does on its own; medians over ``--repeats`` (default: each benchmark's own). ``--quick`` is a sanity run: 2
-repeats and smaller inputs, numbers not worth quoting.
+server direct). Each alternates its pairs as it does on its own; medians over
+``--repeats`` (default: each benchmark's own). ``--quick`` is a sanity run: 2 repeats
+and smaller inputs, numbers not worth quoting.
 
 The header names the machine: CPUs, load average before and after, Python and tool versions.
 ``--wait-load 1.0`` first waits until the 1-minute load average is below 1.0 (noisy
