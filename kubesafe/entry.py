@@ -41,6 +41,11 @@ def main() -> int:
         listed = list_fast(os.environ)
         if listed is not None:
             return listed
+    if len(argv) in (3, 4) and argv[1] == "ctx":
+        # A switch on a big kubeconfig: click alone costs more than the edit.
+        switched = _ctx_switch(argv[2:])
+        if switched is not None:
+            return switched
     from kubesafe.cli import main as cli_main
 
     return cli_main()
@@ -63,3 +68,41 @@ def _init(shell: str, pid: int) -> int:
         sys.stderr.write(f"kubesafe: {exc}\n")
         return 1
     return 0
+
+
+def _ctx_switch(args: list[str]) -> int | None:
+    """``kubesafe ctx NAME [--global]`` as click would run it; None: let click parse it.
+
+    Only the forms click reads unambiguously: one argument that is no option (or
+    ``-``), with ``--global`` before or after it.
+    """
+    names = [arg for arg in args if arg != "--global"]
+    if len(names) != 1 or "_KUBESAFE_COMPLETE" in os.environ:  # click's completion variable
+        return None
+    name = names[0]
+    if name.startswith("-") and name != "-":
+        return None
+    from kubesafe.commands.errors import CommandError
+    from kubesafe.commands.switch import ctx
+
+    try:
+        printed = ctx((name,), current=False, delete=False, unset=False, global_=len(args) == 2)
+    except CommandError as exc:
+        _echo_error(f"kubesafe: {exc}")
+        return 1
+    except (EOFError, KeyboardInterrupt):
+        sys.stderr.write("\nAborted!\n")  # click's words
+        return 1
+    if printed:
+        sys.stdout.write(printed + "\n")
+    return 0
+
+
+def _echo_error(message: str) -> None:
+    """``click.echo(message, err=True)``: colour codes dropped unless stderr is a terminal."""
+    if "\x1b" in message and not sys.stderr.isatty():
+        import re
+
+        message = re.sub(r"\033\[[;?0-9]*[a-zA-Z]", "", message)
+    sys.stderr.write(message + "\n")
+    sys.stderr.flush()

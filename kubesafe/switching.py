@@ -13,6 +13,7 @@ import os
 from collections.abc import Mapping
 
 from kubesafe import paths
+from kubesafe.kubeconfig.cache import FileIndex
 from kubesafe.kubeconfig.resolve import (
     Merged,
     Overrides,
@@ -63,6 +64,7 @@ class Switcher:
         self.session = active_session(env)
         self.global_env = _global_env(env, self.session)
         self._merged: dict[bool, Merged] = {}
+        self._index: FileIndex | None = None
         if self.session is not None:
             # Copies of contexts made by earlier switches take the real entries' changes
             # first, so that checks and notices see what kubectl will hit.
@@ -74,15 +76,32 @@ class Switcher:
 
     # -- reading ---------------------------------------------------------------
 
+    @property
+    def index(self) -> FileIndex:
+        """One parsed-file cache for this switcher's reads, its switch and the notice after.
+
+        A file the switcher writes is remembered in it as written, so the notice that
+        follows reads no kubeconfig again; ``save`` keeps what it learnt.
+        """
+        if self._index is None:
+            self._index = FileIndex()
+        return self._index
+
+    def save(self) -> None:
+        if self._index is not None:
+            self._index.save()
+
     def merged(self, *, global_view: bool = False) -> Merged:
         """The merged kubeconfig, read once per switcher (writes forget it)."""
         if global_view not in self._merged:
             try:
                 self._merged[global_view] = load_merged(
-                    Overrides(), self.global_env if global_view else self.env
+                    Overrides(), self.global_env if global_view else self.env, self.index
                 )
             except ResolveError as exc:
                 raise SwitchError(str(exc)) from None
+            finally:
+                self.save()  # as load_merged saves its own
         return self._merged[global_view]
 
     def missing_files(self) -> list[str]:
@@ -208,7 +227,7 @@ class Switcher:
         ``ctx`` slower than ``kubectl config use-context``.
         """
         try:
-            switched = set_current_context(path, name, must_define=True)
+            switched = set_current_context(path, name, must_define=True, index=self.index)
         except KubeconfigWriteError as exc:
             raise SwitchError(str(exc)) from None
         self._merged.clear()
@@ -228,7 +247,7 @@ class Switcher:
         self._merged.clear()
         try:
             target = current_context_file(self.global_env, clearing=name is None)
-            set_current_context(target, name)
+            set_current_context(target, name, index=self.index)
         except KubeconfigWriteError as exc:
             raise SwitchError(str(exc)) from None
 
@@ -294,7 +313,7 @@ class Switcher:
         if self.session is None or global_:
             path = self._defining_file(context)
             try:
-                set_context_namespace(path, context, namespace)
+                set_context_namespace(path, context, namespace, index=self.index)
             except KubeconfigWriteError as exc:
                 raise SwitchError(str(exc)) from None
             self._merged.clear()

@@ -10,11 +10,11 @@ import os
 import sys
 from collections.abc import Callable, Mapping, Sequence
 
+from kubesafe.commands.errors import CommandError
 from kubesafe.commands.listing import color_enabled as _color
 from kubesafe.commands.listing import interactive as _interactive
 from kubesafe.commands.listing import paint as _paint
 from kubesafe.commands.listing import render_list as _list
-from kubesafe.commands.protect import CommandError
 from kubesafe.kubeconfig.cache import FileIndex
 from kubesafe.kubeconfig.resolve import Merged, Overrides, ResolveError, load_merged, resolve_merged
 from kubesafe.level_words import levels_words
@@ -30,22 +30,30 @@ def _say(message: str) -> None:
 
 
 def protection_notice(
-    env: Mapping[str, str], merged: Merged, *, context: str = "", namespace: str = ""
+    env: Mapping[str, str],
+    merged: Merged,
+    *,
+    context: str = "",
+    namespace: str = "",
+    index: FileIndex | None = None,
 ) -> str | None:
     """A line for the terminal when the target a plain kubectl hits is protected.
 
     ``merged`` is the kubeconfig as read before the switch, with the new
     context or namespace given as overrides: reading a large kubeconfig again
-    just for this would double the cost of a switch.
+    just for this would double the cost of a switch. ``index``: a parsed-file
+    cache that already holds ``merged``'s files (the switcher's), so that the
+    endpoint index of their clusters comes from the cache instead of parsing
+    every server URL again; without one it is computed from ``merged``.
     """
     try:
         target = resolve_merged(merged, Overrides(context=context, namespace=namespace), env)
     except ResolveError:
         return None
-    policy = load_policy(env, FileIndex())
+    policy = load_policy(env, FileIndex() if index is None else index)
     if policy.error:
         return f"{policy.error}: every write is refused until it is fixed"
-    endpoints = endpoint_rules(policy, merged, target)
+    endpoints = endpoint_rules(policy, merged, target, index)
     namespaces = (target.namespace,)
     write = protection(
         policy, target, mutating=True, destructive=False, namespaces=namespaces, endpoints=endpoints
@@ -61,9 +69,11 @@ def protection_notice(
 
 
 def _notify_protection(
-    env: Mapping[str, str], merged: Merged, *, context: str = "", namespace: str = ""
+    switcher: Switcher, merged: Merged, *, context: str = "", namespace: str = ""
 ) -> None:
-    notice = protection_notice(env, merged, context=context, namespace=namespace)
+    env = switcher.env
+    index = switcher.index
+    notice = protection_notice(env, merged, context=context, namespace=namespace, index=index)
     if notice is None:
         return
     enabled = _color(env, sys.stderr.isatty())
@@ -163,7 +173,10 @@ def ctx(
     """Run ``kubesafe ctx``; returns what to print on stdout (None: nothing)."""
     environment = dict(os.environ if env is None else env)
     switcher = Switcher(environment)
-    return _guard(lambda: _ctx(switcher, args, current, delete, unset, global_))
+    try:
+        return _guard(lambda: _ctx(switcher, args, current, delete, unset, global_))
+    finally:
+        switcher.save()
 
 
 def _ctx(
@@ -244,7 +257,7 @@ def _switch_context(switcher: Switcher, name: str, global_: bool) -> str | None:
     switcher.use_context(name, global_=global_)
     _say(f'Switched to context "{name}".{_scope(switcher, global_)}')
     # The switcher keeps what it read or wrote: no second parse for the notice.
-    _notify_protection(switcher.env, switcher.merged(), context=name)
+    _notify_protection(switcher, switcher.merged(), context=name)
     return None
 
 
@@ -262,7 +275,10 @@ def ns(
 ) -> str | None:
     environment = dict(os.environ if env is None else env)
     switcher = Switcher(environment)
-    return _guard(lambda: _ns(switcher, args, current, unset, force, global_))
+    try:
+        return _guard(lambda: _ns(switcher, args, current, unset, force, global_))
+    finally:
+        switcher.save()
 
 
 def _ns(
@@ -323,5 +339,5 @@ def _switch_namespace(switcher: Switcher, name: str, global_: bool) -> str | Non
     context, _ = switcher.use_namespace(name, global_=global_)
     _say(f'Context "{context}" modified.{_scope(switcher, global_)}')
     _say(f'Active namespace is "{name}".')
-    _notify_protection(switcher.env, before, context=context, namespace=name)
+    _notify_protection(switcher, before, context=context, namespace=name)
     return None

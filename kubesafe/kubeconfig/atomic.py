@@ -11,7 +11,6 @@ by a killed writer is swept by the next write (callers hold the write lock).
 from __future__ import annotations
 
 import os
-import secrets
 import stat
 
 NEW_FILE_MODE = 0o600
@@ -62,7 +61,7 @@ def replace(path: str, content: bytes, *, durable: bool = True) -> None:
         if old is None and not os.path.isdir(directory):
             os.makedirs(directory, mode=NEW_DIR_MODE)
         sweep(real)
-        temp = os.path.join(directory, f"{temp_prefix(real)}{os.getpid()}.{secrets.token_hex(4)}")
+        temp = os.path.join(directory, f"{temp_prefix(real)}{os.getpid()}.{os.urandom(4).hex()}")
         fd = os.open(temp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, NEW_FILE_MODE)
     except OSError as exc:
         raise AtomicWriteError(f"cannot write in {directory}: {exc.strerror or exc}") from None

@@ -12,15 +12,11 @@ merge keys, duplicate keys) raise ``Unsupported`` instead of guessing.
 
 from __future__ import annotations
 
-import re
 from typing import Any
 
 import yaml
 
-from kubesafe.kubeconfig.parse import _loader
-
-_PLAIN = re.compile(r"[A-Za-z_][A-Za-z0-9_./@+-]*(?::[A-Za-z0-9_./@+-]+)*")
-_ESCAPED = {'"': '\\"', "\\": "\\\\", "\t": "\\t", "\n": "\\n", "\r": "\\r"}
+from kubesafe.kubeconfig import quoting
 
 
 class Unsupported(Exception):
@@ -187,34 +183,6 @@ def _block(node: Node, what: str) -> None:
         raise Unsupported(f"{what} is written in YAML flow style ({{...}} or [...])")
 
 
-def scalar_text(value: str, flow: bool = False) -> str:
-    """``value`` as a YAML scalar that every YAML 1.1 reader takes as that string."""
-    plain = _PLAIN.fullmatch(value) and not (flow and ":" in value)
-    if plain and _resolves_to_str(value):
-        return value
-    out = ['"']
-    for char in value:
-        code = ord(char)
-        if char in _ESCAPED:
-            out.append(_ESCAPED[char])
-        elif code < 0x20 or 0x7F <= code <= 0x9F:
-            out.append(f"\\x{code:02x}")
-        elif code in (0x2028, 0x2029, 0xFEFF, 0xFFFE, 0xFFFF):
-            out.append(f"\\u{code:04x}")
-        elif 0xD800 <= code <= 0xDFFF:
-            raise ValueError("a name or namespace is not valid Unicode")
-        else:
-            out.append(char)
-    out.append('"')
-    return "".join(out)
-
-
-def _resolves_to_str(value: str) -> bool:
-    loader = _loader()
-    tag: str = loader.resolve(loader, yaml.ScalarNode, value, (True, False))
-    return tag == "tag:yaml.org,2002:str"
-
-
 def _line_start(text: str, index: int) -> int:
     return text.rfind("\n", 0, index) + 1
 
@@ -254,7 +222,7 @@ def set_value(doc: Document, edit: Edit, key: Node, value: Node, new: str) -> No
     """Replace a scalar value (an empty one too) with the string ``new``."""
     if value.kind != "scalar":
         raise Unsupported(f'the value of "{key.value}" is not a single value')
-    quoted = scalar_text(new, value.in_flow)
+    quoted = quoting.scalar_text(new, value.in_flow)
     if value.start == value.end:
         at = _colon_after(doc.text, key) + 1
         edit.text.append((at, at, " " + quoted))
@@ -290,7 +258,7 @@ def insert_pair(doc: Document, edit: Edit, mapping: Node, key: str, new: str) ->
     entries = pairs(mapping)
     first_key = entries[0][0]
     indent = " " * (first_key.start - _line_start(text, first_key.start))
-    line = f"{indent}{scalar_text(key)}: {scalar_text(new)}"
+    line = f"{indent}{quoting.scalar_text(key)}: {quoting.scalar_text(new)}"
     expected: list[tuple[str, ...]] = [("str", key), ("str", new)]
     for key_node, _ in entries:
         if key_node.kind == "scalar" and key_node.value > key:
@@ -348,7 +316,7 @@ def _insert_flow_pair(doc: Document, edit: Edit, mapping: Node, key: str, new: s
     close = mapping.end - 1
     if doc.text[close] != "}":
         raise Unsupported("a flow mapping does not end with '}'")
-    pair = f"{scalar_text(key, True)}: {scalar_text(new, True)}"
+    pair = f"{quoting.scalar_text(key, True)}: {quoting.scalar_text(new, True)}"
     if mapping.items:
         last = mapping.items[-1]
         at = _content_end(last)

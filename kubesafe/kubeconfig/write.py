@@ -20,18 +20,18 @@ import os
 from collections.abc import Callable, Mapping
 
 from kubesafe.kubeconfig import atomic as atomic_write
-from kubesafe.kubeconfig import surgery as yaml_surgery
+from kubesafe.kubeconfig import quoting
 from kubesafe.kubeconfig.cache import FileIndex, FileReadError
 from kubesafe.kubeconfig.lock import LockError, WriteLock
 from kubesafe.kubeconfig.parse import KubeconfigError, file_problem, parse_bytes
 from kubesafe.kubeconfig.resolve import candidate_files, home_dir
-from kubesafe.kubeconfig.surgery import Document, Edit, Unsupported
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:
     from typing import Any
 
     from kubesafe.kubeconfig.parse import FileData
+    from kubesafe.kubeconfig.surgery import Document, Edit, Node
 
     # (content, section memo) -> (new content, new content parsed), or None: use the surgery.
     Fast = Callable[[bytes, dict[bytes, Any]], tuple[bytes, FileData] | None]
@@ -138,21 +138,25 @@ class Switched:
         self.data = data
 
 
-def set_current_context(path: str, name: str | None, *, must_define: bool = False) -> Switched:
+def set_current_context(
+    path: str, name: str | None, *, must_define: bool = False, index: FileIndex | None = None
+) -> Switched:
     """Set ``current-context`` in ``path`` (None or "": unset, as kubectl writes it: ``""``).
 
     ``must_define``: refuse (file untouched) unless ``path`` itself defines the context,
-    for callers that know it is the only kubeconfig file.
+    for callers that know it is the only kubeconfig file. ``index``: see ``_change``.
     """
     value = name or ""
     previous = [""]
 
     def edit(doc: Document) -> Edit | None:
+        from kubesafe.kubeconfig import surgery as yaml_surgery
+
         top = _top(doc)
         found = yaml_surgery.lookup(top, "current-context")
         if found is not None and found[1].kind == "scalar":
             previous[0] = str(found[1].value or "")
-        result = Edit()
+        result = yaml_surgery.Edit()
         if found is None:
             if not value:
                 return None
@@ -171,10 +175,16 @@ def set_current_context(path: str, name: str | None, *, must_define: bool = Fals
     _valid(value)
     if not value and not os.path.lexists(path):
         return Switched("", None)  # nothing to unset; kubectl creates no file for this
-    quoted = yaml_surgery.scalar_text(value)
+    quoted = quoting.scalar_text(value)
     new_file = _NEW_FILE.format(current=quoted) if value else None
 
     def fast(content: bytes, memo: dict[bytes, Any]) -> tuple[bytes, FileData] | None:
+        from kubesafe.kubeconfig.oneline import switch_line
+
+        line = switch_line(content, quoted, value, memo)
+        if line is not None:
+            previous[0] = line[2]
+            return line[0], line[1]
         from kubesafe.kubeconfig.sections import replace_current_context
 
         done = replace_current_context(content, quoted, memo)
@@ -190,20 +200,26 @@ def set_current_context(path: str, name: str | None, *, must_define: bool = Fals
         new_file=new_file,
         empty_line=f"current-context: {quoted}",
         fast=fast if value else None,
+        index=index,
     )
     return Switched(previous[0], written)
 
 
-def set_context_namespace(path: str, context: str, namespace: str | None) -> None:
-    """Set (None or "": remove) the ``namespace`` of ``context`` in ``path``."""
+def set_context_namespace(
+    path: str, context: str, namespace: str | None, *, index: FileIndex | None = None
+) -> None:
+    """Set (None or "": remove) the ``namespace`` of ``context`` in ``path``; ``index``:
+    see ``_change``."""
     value = namespace or ""
     _valid(context, value)
 
     def edit(doc: Document) -> Edit | None:
+        from kubesafe.kubeconfig import surgery as yaml_surgery
+
         _, body = _context_item(doc, context)
         mapping = yaml_surgery.expect(body, f'context "{context}"', "map")
         found = yaml_surgery.lookup(mapping, "namespace")
-        result = Edit()
+        result = yaml_surgery.Edit()
         if found is None:
             if not value:
                 return None
@@ -220,7 +236,7 @@ def set_context_namespace(path: str, context: str, namespace: str | None) -> Non
         entry = data["contexts"].get(context)
         return entry is not None and entry[2] == value
 
-    _change(path, edit, check)
+    _change(path, edit, check, index=index)
 
 
 def rename_context(path: str, old: str, new: str, *, update_current: bool = True) -> None:
@@ -237,11 +253,13 @@ def rename_context(path: str, old: str, new: str, *, update_current: bool = True
     renamed_current: list[bool] = []
 
     def edit(doc: Document) -> Edit | None:
+        from kubesafe.kubeconfig import surgery as yaml_surgery
+
         top = _top(doc)
         item, _ = _context_item(doc, old)
         if _find_item(top, new) is not None:
             raise KubeconfigWriteError(f'context "{new}" already exists in {path}')
-        result = Edit()
+        result = yaml_surgery.Edit()
         name = yaml_surgery.lookup(item, "name")
         assert name is not None
         yaml_surgery.set_value(doc, result, name[0], name[1], new)
@@ -264,11 +282,13 @@ def delete_context(path: str, name: str) -> None:
     _valid(name)
 
     def edit(doc: Document) -> Edit | None:
+        from kubesafe.kubeconfig import surgery as yaml_surgery
+
         top = _top(doc)
         item, _ = _context_item(doc, name)
         found = yaml_surgery.lookup(top, "contexts")
         assert found is not None
-        result = Edit()
+        result = yaml_surgery.Edit()
         yaml_surgery.remove_item(doc, result, found[0], found[1], item)
         return result
 
@@ -278,7 +298,7 @@ def delete_context(path: str, name: str) -> None:
     _change(path, edit, check)
 
 
-def _holds(node: yaml_surgery.Node, value: str) -> bool:
+def _holds(node: Node, value: str) -> bool:
     """Whether a scalar already holds ``value`` (an empty "" counts, an empty null does not)."""
     return node.kind == "scalar" and node.value == value and node.start != node.end
 
@@ -294,11 +314,15 @@ def _valid(*values: str) -> None:
 # -- locating -----------------------------------------------------------------
 
 
-def _top(doc: Document) -> yaml_surgery.Node:
+def _top(doc: Document) -> Node:
+    from kubesafe.kubeconfig import surgery as yaml_surgery
+
     return yaml_surgery.expect(doc.root, "the document", "map")
 
 
-def _find_item(top: yaml_surgery.Node, name: str) -> yaml_surgery.Node | None:
+def _find_item(top: Node, name: str) -> Node | None:
+    from kubesafe.kubeconfig import surgery as yaml_surgery
+
     found = yaml_surgery.lookup(top, "contexts")
     if found is None or (found[1].kind == "scalar" and found[1].value in ("", "null", "~")):
         return None
@@ -311,8 +335,10 @@ def _find_item(top: yaml_surgery.Node, name: str) -> yaml_surgery.Node | None:
     return None
 
 
-def _context_item(doc: Document, name: str) -> tuple[yaml_surgery.Node, yaml_surgery.Node | None]:
+def _context_item(doc: Document, name: str) -> tuple[Node, Node | None]:
     """The list item of context ``name`` and its ``context`` mapping."""
+    from kubesafe.kubeconfig import surgery as yaml_surgery
+
     item = _find_item(_top(doc), name)
     if item is None:
         raise _NotFound(f'context "{name}" is not defined in')
@@ -335,11 +361,13 @@ def _change(
     new_file: str | None = None,
     empty_line: str | None = None,
     fast: Fast | None = None,
+    index: FileIndex | None = None,
 ) -> FileData | None:
     """Make the change; returns the new file parsed, or None when nothing changed.
 
-    ``fast``: an edit of the raw bytes that proves itself (``sections``), tried first;
-    None from it means the event-checked surgery does the edit.
+    ``fast``: an edit of the raw bytes that proves itself (``oneline``, ``sections``),
+    tried first; None from it means the event-checked surgery does the edit.
+    ``index``: the caller's parsed-file cache, which it saves; it learns the new file.
     """
     directory = os.path.dirname(os.path.realpath(path))
     try:
@@ -350,7 +378,7 @@ def _change(
             os.makedirs(directory, mode=atomic_write.NEW_DIR_MODE)
         with WriteLock(path):
             for _ in range(_ATTEMPTS):
-                done, data = _attempt(path, edit, check, new_file, empty_line, fast)
+                done, data = _attempt(path, edit, check, new_file, empty_line, fast, index)
                 if done:
                     return data
             raise KubeconfigWriteError(
@@ -381,15 +409,18 @@ def _attempt(
     new_file: str | None,
     empty_line: str | None,
     fast: Fast | None = None,
+    shared: FileIndex | None = None,
 ) -> tuple[bool, FileData | None]:
     """Edit and replace ``path``; False, with nothing written, if it changed meanwhile."""
     before = _identity(path)
     content = _read(path)
     quick = None
-    index = None
+    index = shared
+    absolute = os.path.abspath(path)
     if fast is not None and content:
-        index = FileIndex()
-        quick = fast(content, index.memo("kubeconfig-sections", os.path.abspath(path)))
+        if index is None:
+            index = FileIndex()
+        quick = fast(content, index.memo("kubeconfig-sections", absolute))
     if quick is not None:
         new, data = quick
     else:
@@ -410,9 +441,31 @@ def _attempt(
     if _identity(path) != before:
         return False, None
     atomic_write.replace(path, new)
-    if index is not None:
+    if shared is not None:
+        _remember_written(shared, absolute, new, data)
+    elif index is not None:
         index.save()  # the sections just read, for the next reader of the new file
     return True, data
+
+
+def _remember_written(index: FileIndex, path: str, written: bytes, data: FileData) -> None:
+    """Let ``index`` answer for the file just written without parsing it again.
+
+    The caller's next reads (the protection notice, the merged view) then cost a
+    read and a comparison; a file some other writer replaced meanwhile is parsed.
+    """
+
+    def parse(content: bytes) -> FileData:
+        if content == written:
+            return data
+        return parse_bytes(content, index.memo("kubeconfig-sections", path))
+
+    # The entry of the file replaced is stale, and FileIndex.read would look no further.
+    index.entries.pop(("kubeconfig", path), None)
+    try:
+        index.read(path, "kubeconfig", parse)
+    except (KubeconfigError, FileReadError):
+        pass  # the next reader reports it
 
 
 def _read(path: str) -> bytes | None:
@@ -432,6 +485,8 @@ def _new_content(
     new_file: str | None,
     empty_line: str | None,
 ) -> bytes | None:
+    from kubesafe.kubeconfig import surgery as yaml_surgery
+
     if content is None:
         if new_file is None:
             raise KubeconfigWriteError(f"{path} does not exist")
@@ -443,8 +498,8 @@ def _new_content(
     bom = text.startswith(_BOM)
     body = text[1:] if bom else text
     try:
-        doc = Document(body)
-    except Unsupported as exc:
+        doc = yaml_surgery.Document(body)
+    except yaml_surgery.Unsupported as exc:
         raise KubeconfigWriteError(_cannot(path, exc)) from None
     except Exception as exc:  # yaml.YAMLError, without importing yaml here
         mark = getattr(exc, "problem_mark", None) or getattr(exc, "context_mark", None)
@@ -459,7 +514,7 @@ def _new_content(
     else:
         try:
             change = edit(doc)
-        except Unsupported as exc:
+        except yaml_surgery.Unsupported as exc:
             raise KubeconfigWriteError(_cannot(path, exc)) from None
         except _NotFound as exc:
             raise KubeconfigWriteError(f"{exc} {path}") from None

@@ -17,6 +17,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from kubesafe.kubeconfig import atomic as atomic_write
+from kubesafe.kubeconfig import quoting
 from kubesafe.kubeconfig import surgery as yaml_surgery
 from kubesafe.kubeconfig.lock import MARKER
 from kubesafe.kubeconfig.parse import parse_bytes
@@ -348,15 +349,15 @@ def test_verification_catches_a_broken_edit(tmp_path, monkeypatch):
     path = write(tmp_path, COMMENTED)
     original = path.read_bytes()
     # A quoting bug: the value is written without its closing quote.
-    monkeypatch.setattr(yaml_surgery, "scalar_text", lambda value, flow=False: f'"{value}')
+    monkeypatch.setattr(quoting, "scalar_text", lambda value, flow=False: f'"{value}')
     with pytest.raises(KubeconfigWriteError, match="left untouched"):
         set_current_context(str(path), "dev")
     # A bug that writes a non-string where kubectl wants a string.
-    monkeypatch.setattr(yaml_surgery, "scalar_text", lambda value, flow=False: "yes")
+    monkeypatch.setattr(quoting, "scalar_text", lambda value, flow=False: "yes")
     with pytest.raises(KubeconfigWriteError, match="left untouched"):
         set_context_namespace(str(path), "dev", "yes")
     # A bug that swallows the next line into the value.
-    monkeypatch.setattr(yaml_surgery, "scalar_text", lambda value, flow=False: "|\n ")
+    monkeypatch.setattr(quoting, "scalar_text", lambda value, flow=False: "|\n ")
     with pytest.raises(KubeconfigWriteError, match="left untouched"):
         set_current_context(str(path), "dev")
     assert path.read_bytes() == original
