@@ -89,28 +89,13 @@ def explain(
       kubesafe explain --helm -- --kube-context prod uninstall web
       kubesafe explain --preview -- --context prod delete ns shop
     """
-    from kubesafe.commands.explain import failed
+    from kubesafe.commands.explain import explain as explain_command
 
-    if for_helm:
-        from kubesafe.commands.explain import render_helm_json, render_helm_text
-        from kubesafe.helm.plan import make_helm_plan
-
-        helm_plan = make_helm_plan(list(kubectl_args))
-        click.echo(render_helm_json(helm_plan) if as_json else render_helm_text(helm_plan))
-        if failed(helm_plan):
-            sys.exit(1)
-        return
-    from kubesafe.commands.explain import render_json, render_text
-    from kubesafe.kubectl.plan import make_plan
-
-    plan = make_plan(list(kubectl_args))
-    if with_preview:
-        from kubesafe.commands.preview import explain_preview
-
-        click.echo(explain_preview(plan, as_json))
-    else:
-        click.echo(render_json(plan) if as_json else render_text(plan))
-    if failed(plan):
+    text, failed = explain_command(
+        list(kubectl_args), as_json=as_json, for_helm=for_helm, with_preview=with_preview
+    )
+    click.echo(text)
+    if failed:
         sys.exit(1)
 
 

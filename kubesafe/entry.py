@@ -46,6 +46,13 @@ def main() -> int:
         switched = _ctx_switch(argv[2:])
         if switched is not None:
             return switched
+    if len(argv) > 1 and argv[1] == "explain":
+        # The first call after a kubeconfig change: click would cost more than the decision.
+        from kubesafe.commands.explain_entry import run as explain
+
+        explained = explain(argv[2:])
+        if explained is not None:
+            return explained
     from kubesafe.cli import main as cli_main
 
     return cli_main()

@@ -2,13 +2,37 @@
 
 from __future__ import annotations
 
-import json
-import shlex
-from typing import Any
-
 from kubesafe.classification import LOCAL
-from kubesafe.helm.plan import HelmPlan
-from kubesafe.kubectl.plan import Plan
+
+TYPE_CHECKING = False  # explain runs on a cold start: no typing, helm or json for kubectl's text
+if TYPE_CHECKING:
+    from typing import Any
+
+    from kubesafe.helm.plan import HelmPlan
+    from kubesafe.kubectl.plan import Plan
+
+
+def explain(
+    args: list[str], *, as_json: bool, for_helm: bool, with_preview: bool
+) -> tuple[str, bool]:
+    """What ``kubesafe explain`` prints for ``args``, and whether it exits 1 (:func:`failed`).
+
+    ``--preview`` reads the cluster for kubectl's writes; helm has no preview.
+    """
+    if for_helm:
+        from kubesafe.helm.plan import make_helm_plan
+
+        helm_plan = make_helm_plan(args)
+        text = render_helm_json(helm_plan) if as_json else render_helm_text(helm_plan)
+        return text, failed(helm_plan)
+    from kubesafe.kubectl.plan import make_plan
+
+    plan = make_plan(args)
+    if with_preview:
+        from kubesafe.commands.preview import explain_preview
+
+        return explain_preview(plan, as_json), failed(plan)
+    return (render_json(plan) if as_json else render_text(plan)), failed(plan)
 
 
 def plan_to_json(plan: Plan) -> dict[str, Any]:
@@ -100,10 +124,14 @@ def _finish_json(plan: Plan | HelmPlan, result: dict[str, Any]) -> dict[str, Any
 
 
 def render_json(plan: Plan) -> str:
+    import json
+
     return json.dumps(plan_to_json(plan), indent=2, sort_keys=False)
 
 
 def render_helm_json(plan: HelmPlan) -> str:
+    import json
+
     return json.dumps(helm_plan_to_json(plan), indent=2, sort_keys=False)
 
 
@@ -134,7 +162,7 @@ def _target_lines(
     plan: Plan | HelmPlan, data: dict[str, Any], program: str, details: list[str] | None = None
 ) -> list[str]:
     lines = [
-        f"command:     {shlex.join([program, *plan.argv])}",
+        f"command:     {_shell_join([program, *plan.argv])}",
         f"class:       {data['category']} ({data['reason']})",
         *(details or []),
     ]
@@ -181,6 +209,19 @@ def _target_lines(
     if plan.overridable and deciding is not None:
         lines.append(f"rule:        {deciding.source}")
     return lines
+
+
+# shlex.quote's safe characters (``[\\w@%+=:,./-]``, ASCII): shlex imports re, which explain
+# otherwise need not load.
+_SHELL_SAFE = frozenset("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789_@%+=:,./-")
+
+
+def _shell_join(words: list[str]) -> str:
+    """``shlex.join(words)``."""
+    return " ".join(
+        word if word and _SHELL_SAFE.issuperset(word) else "'" + word.replace("'", "'\"'\"'") + "'"
+        for word in words
+    )
 
 
 def _decision_words(plan: Plan | HelmPlan, data: dict[str, Any]) -> str:
