@@ -17,14 +17,15 @@ tests/kubeconfig/test_scan.py checks that claim differentially on fuzzed files.
 
 from __future__ import annotations
 
-import re
-from typing import Any
+TYPE_CHECKING = False  # the first call after a kubeconfig change: no typing, no re
+if TYPE_CHECKING:
+    from typing import Any
 
 # What YAML reads differently from a plain line or refuses: tabs and control characters
 # (C0, DEL, C1, U+FFFE/U+FFFF), CR, a byte-order mark, and the line breaks NEL, LS and PS.
 # Control bytes become NUL, everything else stays: one translate and one memchr.
 _CONTROL_TABLE = bytes(0 if (b < 0x20 and b != 0x0A) or b == 0x7F else b for b in range(256))
-_C1 = re.compile(rb"\xc2[\x80-\x9f]")
+_C1 = tuple(bytes((0xC2, second)) for second in range(0x80, 0xA0))  # U+0080..U+009F
 _UNSAFE_SEQUENCES = (
     b"\xef\xbb\xbf",
     b"\xef\xbf\xbe",
@@ -32,7 +33,8 @@ _UNSAFE_SEQUENCES = (
     b"\xe2\x80\xa8",
     b"\xe2\x80\xa9",
 )
-_KEY = re.compile(r"[A-Za-z0-9_][A-Za-z0-9_.\-/]*")
+_KEY_FIRST = frozenset("ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789_")
+_KEY_CHARS = _KEY_FIRST | frozenset(".-/")
 # Characters that start a YAML indicator, so a plain scalar cannot begin with them.
 _INDICATORS = frozenset("-?:,[]{}#&*!|>'\"%@`")
 # YAML 1.1 words that are not strings, and what kubesafe's loader makes of them (go-yaml v2
@@ -69,7 +71,7 @@ def safe_bytes(content: bytes) -> bool:
     if b"\x00" in content.translate(_CONTROL_TABLE) or b"name: kubesafe" in content:
         return False
     if not content.isascii():
-        if _C1.search(content) or any(sequence in content for sequence in _UNSAFE_SEQUENCES):
+        if any(sequence in content for sequence in (*_C1, *_UNSAFE_SEQUENCES)):
             return False
         try:
             content.decode("utf-8")
@@ -180,7 +182,8 @@ def _parse(text: str) -> dict[str, Any]:
 def _plain_key(key: str) -> bool:
     """A key YAML reads as this very string (not ``yes``, ``1``, ``<<``)."""
     return (
-        _KEY.fullmatch(key) is not None
+        key[:1] in _KEY_FIRST
+        and _KEY_CHARS.issuperset(key)
         and key not in _NOT_STRINGS
         and not (key[0] in _NUMBER_STARTS and _looks_numeric(key))
     )

@@ -17,12 +17,12 @@ never the raw sections, so no credential enters the cache.
 
 from __future__ import annotations
 
-from typing import Any
-
 from kubesafe.kubeconfig.scan import safe_bytes, scan_text
 
-TYPE_CHECKING = False
+TYPE_CHECKING = False  # typing and re cost ~10 ms on the first call after a change
 if TYPE_CHECKING:
+    from typing import Any
+
     from kubesafe.kubeconfig.parse import FileData
 
 # A section's first byte at column 0 that does not start a new top-level key:
