@@ -39,6 +39,7 @@ if TYPE_CHECKING:
 
 _HEADER = ("kubesafe-protected-endpoints", 1)
 MAX_ENTRIES = 1024
+MAX_MEMOS = 64
 _POLICY_KINDS = frozenset({"context", "context-regex", "server"})
 
 _loaded: dict[tuple[str, str], Entry] | None = None
@@ -143,11 +144,100 @@ def _context_target(merged: Merged, name: str) -> Target:
     )
 
 
+def memo_path() -> str:
+    return os.path.join(paths.state_dir(), "protected-endpoints.memo.marshal")
+
+
+def _inputs_digest(policy: Policy, merged: Merged) -> bytes | None:
+    """A digest of everything ``refresh`` reads for ``merged``; None if it has no digest.
+
+    The contexts, clusters and their TLS settings (not the users: ``kubectl config
+    use-context`` or a rotated token leave the result unchanged), the rules and levels,
+    and the stat of the hosts file and of every CA file behind an identity. Equal bytes
+    mean equal inputs. marshal version 2: later versions mark shared and interned
+    objects, which would spell equal inputs differently from run to run.
+    """
+    from kubesafe import __version__
+    from kubesafe.digest import blake2b
+    from kubesafe.endpoint import hosts
+
+    ca_files = sorted({tls[1] for tls in merged.cluster_tls.values() if tls[1]})
+    stats = []
+    for name in ca_files:
+        try:
+            st = os.stat(name)
+            stats.append((name, st.st_dev, st.st_ino, st.st_size, st.st_mtime_ns))
+        except OSError:
+            stats.append((name, -1, -1, -1, -1))
+    rules = [
+        (r.kind, r.pattern, r.environment, r.level, tuple(r.namespaces), r.source)
+        for r in policy.rules
+    ]
+    inputs = (
+        __version__,
+        policy.path,
+        rules,
+        policy.environments,
+        hosts().signature,
+        stats,
+        merged.files,
+        merged.context_files,
+        merged.contexts,
+        merged.clusters,
+        merged.cluster_tls,
+    )
+    try:
+        return bytes(blake2b(marshal.dumps(inputs, 2), 32).digest())
+    except ValueError:
+        return None  # an extension holding what marshal cannot write (a YAML timestamp)
+
+
+def _entries_signature() -> tuple[int, ...]:
+    try:
+        st = os.stat(state_path())
+    except OSError:
+        return ()
+    return (st.st_dev, st.st_ino, st.st_size, st.st_mtime_ns)
+
+
+def _load_memo() -> dict[tuple[str, ...], bytes]:
+    """The refreshes still valid: any write of the endpoints file since voids them all."""
+    content = paths.read_private(memo_path())
+    if content is None:
+        return {}
+    try:
+        payload: Any = marshal.loads(content)
+    except (EOFError, ValueError, TypeError):
+        return {}
+    if not (isinstance(payload, tuple) and len(payload) == 3 and payload[0] == _HEADER):
+        return {}
+    if payload[1] != _entries_signature() or not isinstance(payload[2], dict):
+        return {}
+    return payload[2]
+
+
+def _store_memo(files: tuple[str, ...], digest: bytes) -> None:
+    memo = _load_memo()
+    memo.pop(files, None)
+    memo[files] = digest
+    while len(memo) > MAX_MEMOS:
+        del memo[next(iter(memo))]
+    paths.write_private(memo_path(), marshal.dumps((_HEADER, _entries_signature(), memo)))
+
+
 def refresh(policy: Policy, merged: Merged, index: FileIndex | None = None) -> None:
-    """Remember every protected context of ``merged``; forget its ones no longer protected."""
+    """Remember every protected context of ``merged``; forget its ones no longer protected.
+
+    Judging every context costs about 25 us each (a quarter second at 10,000), so a
+    refresh whose inputs (``_inputs_digest``) match the last one for these files, with
+    the endpoints file untouched since, is skipped.
+    """
     from kubesafe.policy import cluster_identity
 
     if policy.error is not None:
+        return
+    digest = _inputs_digest(policy, merged)
+    if digest is not None and _load_memo().get(merged.files) == digest:
         return
     current = dict(entries())
     before = dict(current)
@@ -164,6 +254,8 @@ def refresh(policy: Policy, merged: Merged, index: FileIndex | None = None) -> N
         global _loaded
         _loaded = current
         _save(current)
+    if digest is not None:
+        _store_memo(merged.files, digest)
 
 
 def refresh_defaults(
