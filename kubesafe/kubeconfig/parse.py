@@ -284,19 +284,23 @@ def parse_bytes(content: bytes, memo: dict[bytes, Any] | None = None) -> FileDat
     caller per file) lets unchanged top-level sections skip even that. Anything the
     scanner does not read goes to the full parser.
     """
-    if _last_parsed is not None and _last_parsed[0] == content:
-        return _last_parsed[1]  # one process reads the same file on several paths
+    for seen, result in _parsed:
+        if seen == content:
+            return result  # one process reads the same files on several paths
     result = _parse_uncached(content, memo)
     _remember(content, result)
     return result
 
 
-_last_parsed: tuple[bytes, FileData] | None = None
+# The last few files parsed in this process: a switch in an integrated terminal reads the
+# big kubeconfig and the terminal's own file (which the scanner leaves to PyYAML) in turn.
+_parsed: list[tuple[bytes, FileData]] = []
+_PARSED_KEPT = 4
 
 
 def _remember(content: bytes, result: FileData) -> None:
-    global _last_parsed
-    _last_parsed = (content, result)
+    _parsed.insert(0, (content, result))
+    del _parsed[_PARSED_KEPT:]
 
 
 def _parse_uncached(content: bytes, memo: dict[bytes, Any] | None) -> FileData:

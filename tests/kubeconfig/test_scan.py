@@ -310,3 +310,27 @@ def test_a_ten_thousand_context_file_scans_to_the_full_parsers_result() -> None:
     scanned = scan(content)
     assert scanned is not None
     assert extract(scanned) == extract(full(content))
+
+
+def test_a_process_parses_each_of_a_few_alternating_files_once(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """A switch in a terminal reads the big file and the terminal's own in turn."""
+    from kubesafe.kubeconfig import parse
+
+    calls: list[bytes] = []
+    real = parse._parse_uncached
+
+    def counting(content: bytes, memo: Any) -> Any:
+        calls.append(content)
+        return real(content, memo)
+
+    monkeypatch.setattr(parse, "_parse_uncached", counting)
+    files = [f"current-context: c{i}\nkind: Config\n".encode() for i in range(3)]
+    for _ in range(3):
+        for content in files:
+            assert parse.parse_bytes(bytes(content))["current_context"] == content[17:19].decode()
+    assert calls == files
+    changed = b"current-context: other\n"
+    assert parse.parse_bytes(changed)["current_context"] == "other"
+    assert calls[-1] == changed
