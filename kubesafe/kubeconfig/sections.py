@@ -41,9 +41,10 @@ def parse_sections(content: bytes, memo: dict[bytes, dict[str, Any]]) -> FileDat
 
     if not safe_bytes(content):
         return None
+    markers = (b"---", b"...", b"%")  # several documents or a directive: the full parser's
+    if content.startswith(markers) or any(b"\n" + marker in content for marker in markers):
+        return None
     lines = content.split(b"\n")
-    if any(line.startswith((b"---", b"...", b"%")) for line in lines):
-        return None  # several documents or a directive: only the full parser splits those
     starts = [i for i, line in enumerate(lines) if line and line[0] not in _CONTINUATION]
     if not starts or any(
         line and line.lstrip(b" ")[:1] not in (b"", b"#") for line in lines[: starts[0]]
