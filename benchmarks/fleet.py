@@ -12,7 +12,9 @@ pinned, side by side in one run, medians over the repeats:
 2. the warm ``kubesafe explain`` at each size vs the same at 200 contexts (budget: the
    same, ratio <= 1.2 for the noise);
 3. ``kubesafe ctx NAME --global`` vs ``kubectl config use-context NAME``, each call a
-   real switch (budget at 1,000 and 10,000: ratio <= 0.25);
+   real switch (budget at 1,000 and 10,000: ratio <= 0.25), also in an integrated
+   terminal (the terminal's own kubeconfig first, its guard planned for the protected
+   contexts), where the switch also keeps the terminal's file in step;
 4. how long bash's prompt blocks on the first prompt after a change (the render then
    finishes in the background) vs an empty function (budget: +50 ms).
 
@@ -204,6 +206,26 @@ def size_rows(contexts: int, repeats: int, warm_200: list[float] | None) -> list
                 budget,
             )
         )
+        terminal = integrated_terminal(env)
+
+        def ours_in_terminal(i: int) -> float:
+            return run_timed([KUBESAFE, "ctx", f"ctx-{5 + i % 2}", "--global"], terminal)[0]
+
+        def theirs_again(i: int) -> float:
+            return run_timed([kubectl, "config", "use-context", f"ctx-{7 + i % 2}"], env)[0]
+
+        switches = alternate(repeats, {"ours": ours_in_terminal, "kubectl": theirs_again})
+        rows.append(
+            row(
+                name,
+                "kubesafe ctx NAME --global in an integrated terminal",
+                "kubectl config use-context NAME",
+                switches["kubectl"],
+                switches["ours"],
+                "ms",
+                budget,
+            )
+        )
         noop, blocked, pending = prompt_blocking(env, Path(tmp), repeats)
         print(f"  {name}: {pending} of {repeats} prompts showed the marker", file=sys.stderr)
         rows.append(
@@ -218,6 +240,27 @@ def size_rows(contexts: int, repeats: int, warm_200: list[float] | None) -> list
             )
         )
     return rows
+
+
+def integrated_terminal(env: dict[str, str]) -> dict[str, str]:
+    """``env`` as the shell integration leaves it: the terminal's own kubeconfig first.
+
+    The terminal belongs to this benchmark's process; its guard (for the protected
+    ``ctx-1*`` contexts) is planned, as ``kubesafe init`` plans it, but never started.
+    """
+    code = (
+        "import os, sys\n"
+        "from kubesafe.shell import session\n"
+        "directory, kubeconfig = session.start_session(int(sys.argv[1]), os.environ)\n"
+        "print(directory); print(kubeconfig)\n"
+    )
+    done = subprocess.run(
+        [sys.executable, "-c", code, str(os.getpid())], env=env, capture_output=True, text=True
+    )
+    if done.returncode:
+        raise BenchmarkError(f"cannot start a terminal session: {done.stderr.strip()[-300:]}")
+    directory, kubeconfig = done.stdout.split()
+    return {**env, "KUBECONFIG": kubeconfig, "KUBESAFE_SESSION": directory}
 
 
 def prompt_blocking(

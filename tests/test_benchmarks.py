@@ -77,6 +77,11 @@ EXPECTED += [
     (FLEET, "peak RSS of that first explain", MINIFY),
     (FLEET, "warm kubesafe explain -- get pods", "the same at 200 contexts"),
     (FLEET, "kubesafe ctx NAME --global", "kubectl config use-context NAME"),
+    (
+        FLEET,
+        "kubesafe ctx NAME --global in an integrated terminal",
+        "kubectl config use-context NAME",
+    ),
     (FLEET, "bash: first prompt after a change", "bash: empty function"),
     ("fleet", "kubesafe ns, 20,000 cached namespaces", "/bin/true"),
     ("fleet, shim", "kubectl version --client via the fast launcher", SHIM_KUBECTL),
