@@ -28,6 +28,8 @@ import select
 import sys
 import time
 
+from kubesafe.guard.pids import alive
+
 HEALTHY = 10.0  # a guard that lived this long was not failing to start
 QUICK_RESTARTS = 2  # quick failures to start retried at once before backing off
 KILLED_RESTARTS = 5  # the same for quick deaths by a signal (someone killed it)
@@ -77,16 +79,6 @@ def listen(port: int) -> _socket.socket:
             if time.monotonic() >= deadline:
                 raise KeeperError(f"cannot listen on 127.0.0.1:{port}: {exc.strerror}") from None
             time.sleep(0.05)
-
-
-def alive(pid: int) -> bool:
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except OSError:
-        return True
-    return True
 
 
 def backoff(failures: int, status: int | None) -> float:

@@ -25,6 +25,7 @@ from collections.abc import Mapping
 
 from kubesafe import paths
 from kubesafe.guard import layout as layout_module
+from kubesafe.guard.pids import alive as pid_alive
 from kubesafe.kubeconfig.cache import FileIndex
 from kubesafe.kubeconfig.resolve import Overrides, ResolveError, load_merged, resolve_merged
 from kubesafe.policy import (
@@ -172,16 +173,6 @@ def guard_pid(directory: str) -> int | None:
         return int(content) if content else None
     except ValueError:
         return None
-
-
-def pid_alive(pid: int) -> bool:
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except OSError:
-        return True
-    return True
 
 
 def _is_guard(pid: int, directory: str) -> bool:

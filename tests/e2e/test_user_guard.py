@@ -65,13 +65,18 @@ def _writes(server: FakeAPIServer) -> list[str]:
     return [r.method for r in server.requests if r.method not in ("GET", "HEAD")]
 
 
+def _guard_kubeconfig(env: dict[str, str], path: Path) -> subprocess.CompletedProcess[str]:
+    done = _run(env, KUBESAFE, "guard", "kubeconfig", str(path))
+    assert done.returncode == 0, done.stderr
+    return done
+
+
 def test_a_user_level_guard_for_programs_outside_a_terminal(
     world: tuple[dict[str, str], FakeAPIServer], tmp_path: Path, kubectl33: Path
 ) -> None:
     env, server = world
     path = tmp_path / "guarded.yaml"
-    done = _run(env, KUBESAFE, "guard", "kubeconfig", str(path))
-    assert done.returncode == 0, done.stderr
+    done = _guard_kubeconfig(env, path)
     assert "prod through the user-level guard" in done.stdout
     text = path.read_text()
     assert REAL_TOKEN not in text and "https://127.0.0.1:" in text
@@ -119,8 +124,7 @@ def test_a_killed_user_level_guard_is_restarted_by_itself(
 ) -> None:
     env, server = world
     path = tmp_path / "guarded.yaml"
-    done = _run(env, KUBESAFE, "guard", "kubeconfig", str(path))
-    assert done.returncode == 0, done.stderr
+    _guard_kubeconfig(env, path)
     directory = Path(env["XDG_STATE_HOME"]) / "kubesafe" / "run" / "guard" / "user"
     keeper = int((directory / "guard.pid").read_text())
     served = json.loads((directory / "guard.json").read_text())["pid"]
