@@ -120,7 +120,7 @@ class DryRunCheck:
         self._known: dict[tuple[str, str, str], tuple[float, bool, str]] = {}
 
     async def why_not(self, context: str, connect: Connect, group: str, version: str) -> str:
-        """ "" when a dry run to ``group/version`` may pass as a read, else why not."""
+        """"" when a dry run to ``group/version`` may pass as a read, else why not."""
         if group in BUILT_IN_GROUPS:
             return ""
         key = (context, group, version)

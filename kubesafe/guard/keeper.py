@@ -189,6 +189,8 @@ class Keeper:
             log(f"guard {what}; " + (f"restarting in {delay:g}s" if delay else "restarting"))
             deadline = time.monotonic() + delay
             while not self.stopping and (left := deadline - time.monotonic()) > 0:
+                if self._shell_gone():
+                    break
                 self._wait(min(left, 1.0), refuse=True)
         self._end_child()
         return 0

@@ -186,7 +186,9 @@ def _is_guard(pid: int, directory: str) -> bool:
         except OSError:
             return False
         if words != [b""]:
-            return b"kubesafe.guard.keeper" in words and os.fsencode(directory) in words
+            # A keeper's command line holds its guard's (``-m kubesafe.guard``) too; so does
+            # a guard started before keepers existed, which the prompt then watches instead.
+            return b"kubesafe.guard" in words and os.fsencode(directory) in words
         # Empty: a zombie, or a process still inside execve (Popen has returned once
         # exec closed its pipe, before the new command line is in place).
         time.sleep(0.005)
@@ -234,6 +236,34 @@ def keeper_command(directory: str, port: int, shell_pid: int, guard: list[str]) 
         "--",
         *guard,
     ]
+
+
+def serving(directory: str) -> int | None:
+    """The PID of the guard serving under this terminal's keeper, if one does.
+
+    None while the keeper starts the guard (again), or backs off because it fails.
+    """
+    import json
+
+    content = paths.read_private(os.path.join(directory, "guard.json"))
+    try:
+        pid = int(json.loads(content)["pid"]) if content else 0
+    except (ValueError, KeyError, TypeError):
+        return None
+    # A guard killed by SIGKILL leaves its guard.json behind.
+    return pid if pid > 0 and pid_alive(pid) and _is_guard(pid, directory) else None
+
+
+def describe(directory: str, down: str) -> str:
+    """How this terminal's keeper and guard are, for ``guard status``."""
+    pid = running(directory)
+    if pid is None:
+        return f"not running ({down})"
+    guard = serving(directory)
+    if guard is None:
+        log = os.path.join(directory, LOG_FILE)
+        return f"running (pid {pid}), but no guard serves yet: starting, or failing (see {log})"
+    return f"running (pid {pid}, guard pid {guard})"
 
 
 def spawn(guard: TerminalGuard, env: Mapping[str, str]) -> int:

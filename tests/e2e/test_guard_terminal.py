@@ -400,6 +400,53 @@ def test_a_killed_guard_comes_back_before_the_next_prompt(
     assert int(_wait_serving(directory)["pid"]) != served  # type: ignore[call-overload]
 
 
+def test_a_guard_that_cannot_start_is_reported_and_clients_fail_closed(
+    world: dict[str, str], upstream: FakeAPIServer, kubectl33: Path, tmp_path: Path
+) -> None:
+    broken = tmp_path / "broken-bin"
+    broken.mkdir()
+    (broken / "openssl").write_text("#!/bin/sh\nexit 1\n")  # no certificates: no guard
+    (broken / "openssl").chmod(0o755)
+    shell = _start("bash", {**world, "PATH": f"{broken}:{world['PATH']}"})
+    try:
+        directory = _guard_dir(shell)
+        deadline = time.monotonic() + 60
+        log = directory / "guard.log"
+        while time.monotonic() < deadline and "restarting in" not in _text(log):
+            time.sleep(0.1)
+        assert "openssl req failed" in _text(log) and "restarting in" in _text(log), _text(log)
+        keeper = int((directory / "guard.pid").read_text())
+        assert _alive(keeper)
+        upstream.clear()
+        code, output = shell.run(f"{kubectl33} get pods -n shop --request-timeout=5s")
+        assert code != 0, output
+        assert upstream.requests == []
+        code, output = shell.run("kubesafe guard status")
+        assert f"running (pid {keeper}), but no guard serves yet" in output, output
+        doctor = (
+            f"{sys.executable} -c 'import os; from kubesafe.doctor.guard_check import guard_check;"
+            " c = guard_check(os.environ); print(c.status, c.summary)'"
+        )
+        code, output = shell.run(doctor)
+        assert output.startswith(f"warn the guard's keeper runs (pid {keeper})"), output
+        while time.monotonic() < deadline and "restarting in 4s" not in _text(log):
+            time.sleep(0.05)
+        shell.child.kill(signal.SIGKILL)  # in the keeper's 4 s wait
+        while shell.child.isalive():  # reaped, as a terminal would
+            time.sleep(0.05)
+        gone = time.monotonic()
+        while _alive(keeper) and time.monotonic() < gone + 10:
+            time.sleep(0.05)
+        assert not _alive(keeper)
+        assert time.monotonic() - gone < 3  # it does not sit out its backoff
+    finally:
+        shell.child.terminate(force=True)
+
+
+def _text(path: Path) -> str:
+    return path.read_text() if path.exists() else ""
+
+
 def test_the_guard_ends_with_its_shell_even_when_the_shell_is_killed(
     world: dict[str, str],
 ) -> None:

@@ -14,7 +14,7 @@ from pathlib import Path
 
 import pytest
 
-from kubesafe.guard.terminal import keeper_command
+from kubesafe.guard.terminal import describe, keeper_command
 from tests.support.fake_apiserver import FakeAPIServer
 from tests.support.guard_harness import REAL_TOKEN, Guarded, wait_for
 
@@ -92,6 +92,13 @@ def _configmap_create(guard: Guarded) -> subprocess.CompletedProcess[str]:
     )
 
 
+def _write_pid_file(directory: Path, pid: int) -> None:
+    """What ``terminal.spawn`` writes for the keeper it starts."""
+    fd = os.open(directory / "guard.pid", os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    with os.fdopen(fd, "w") as handle:
+        handle.write(f"{pid}\n")
+
+
 def _get(guard: Guarded, connection: socket.socket, path: str) -> bytes:
     """One GET on an open connection, through TLS with the guard's CA and the token."""
     context = ssl.create_default_context(cafile=guard.layout.ca)
@@ -158,6 +165,9 @@ def test_a_killed_guard_is_restarted_by_its_keeper_and_never_bypassed(
             assert [r.method for r in upstream.requests if r.method != "GET"] == []
             assert guard.guard_pid() not in (killed, keeper)
         assert guard.process.poll() is None and guard.process.pid == keeper
+        _write_pid_file(Path(guard.layout.directory), keeper)
+        served = f"running (pid {keeper}, guard pid {guard.guard_pid()})"
+        assert describe(guard.layout.directory, "down") == served
         log = guard.stderr()
         assert log.count("killed by signal 9; restarting\n") == 3, log
 
@@ -220,6 +230,9 @@ def test_a_guard_that_cannot_start_is_retried_with_backoff_and_clients_fail_clos
             except ConnectionResetError:
                 pass
         assert keeper.poll() is None
+        _write_pid_file(tmp_path, keeper.pid)
+        state = describe(str(tmp_path), "down")
+        assert state.startswith(f"running (pid {keeper.pid}), but no guard serves yet"), state
         started = time.monotonic()
         ends = log_path.read_text().count("exit code 2")
         time.sleep(2)
