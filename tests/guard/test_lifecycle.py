@@ -244,3 +244,25 @@ def test_a_guard_that_cannot_start_is_retried_with_backoff_and_clients_fail_clos
         keeper.send_signal(signal.SIGTERM)
         assert keeper.wait(timeout=20) == 0
     assert not _port_taken(port)
+
+
+@pytest.mark.parametrize(
+    "argv",
+    [
+        ["--port", "1"],  # no guard command
+        ["--port", "x", "--", "true"],
+        ["--dir", "d", "--", "true"],  # no port
+        ["--port", "1", "--what", "2", "--", "true"],
+    ],
+)
+def test_bad_keeper_arguments_are_one_line_and_exit_1(argv: list[str]) -> None:
+    done = subprocess.run(
+        [sys.executable, "-m", "kubesafe.guard.keeper", *argv],
+        capture_output=True,
+        text=True,
+        timeout=30,
+        check=False,
+    )
+    assert done.returncode == 1
+    assert len(done.stderr.splitlines()) == 1 and "Traceback" not in done.stderr, done.stderr
+    assert "kubesafe guard keeper" in done.stderr
