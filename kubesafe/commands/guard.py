@@ -8,7 +8,7 @@ from collections.abc import Mapping
 
 def status_lines(env: Mapping[str, str]) -> list[str]:
     from kubesafe.guard.lifts import LiftBook
-    from kubesafe.guard.terminal import load_terminal, running
+    from kubesafe.guard.terminal import describe, load_terminal
     from kubesafe.shell.session import active_session, guard_dir
 
     session = active_session(env)
@@ -18,8 +18,7 @@ def status_lines(env: Mapping[str, str]) -> list[str]:
     guard = load_terminal(directory)
     if guard is None or not guard.contexts:
         return ["No guard in this terminal: no context here is protected (or the guard is off)."]
-    pid = running(directory)
-    state = f"running (pid {pid})" if pid else "not running (it starts again at the next prompt)"
+    state = describe(directory, "it starts again at the next prompt")
     lines = [f"Guard: {state} on https://127.0.0.1:{guard.port}, directory {directory}"]
     book = LiftBook(os.path.join(directory, "lifts.json"), guard.terminal)
     for name in sorted(guard.contexts):
@@ -34,15 +33,14 @@ def status_lines(env: Mapping[str, str]) -> list[str]:
 
 
 def user_guard_lines() -> list[str]:
-    from kubesafe.guard.terminal import load_terminal, running
+    from kubesafe.guard.terminal import describe, load_terminal
     from kubesafe.guard.user_guard import user_guard_dir
 
     directory = user_guard_dir()
     guard = load_terminal(directory)
     if guard is None:
         return []
-    pid = running(directory)
-    state = f"running (pid {pid})" if pid else "not running (kubesafe guard kubeconfig PATH)"
+    state = describe(directory, "kubesafe guard kubeconfig PATH")
     names = ", ".join(sorted(guard.contexts))
     return [f"User-level guard: {state} on https://127.0.0.1:{guard.port} for {names}"]
 

@@ -8,7 +8,7 @@ from kubesafe.doctor.check import FAIL, OK, WARN, Check
 
 
 def guard_check(env: Mapping[str, str]) -> Check:
-    from kubesafe.guard.terminal import guarded_contexts, load_terminal, running
+    from kubesafe.guard.terminal import guarded_contexts, load_terminal, running, serving
     from kubesafe.shell.session import active_session, guard_dir
 
     session = active_session(env)
@@ -36,6 +36,15 @@ def guard_check(env: Mapping[str, str]) -> Check:
             "connection errors (never the real server) until the next prompt starts it",
             detail=(f"log: {directory}/guard.log",),
             fix=("press Enter at the prompt, then: kubesafe guard status",),
+        )
+    if serving(directory) is None:
+        return Check(
+            "guard",
+            WARN,
+            f"the guard's keeper runs (pid {pid}) but no guard serves {names} yet: it is "
+            "starting, or failing to start (clients wait, then are closed)",
+            detail=(f"log: {directory}/guard.log",),
+            fix=("kubesafe guard status; if it stays so, read the log",),
         )
     if missing:
         return Check(

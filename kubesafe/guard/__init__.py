@@ -6,5 +6,6 @@ lifts), ``status`` (Kubernetes Status answers), ``relay`` (streaming and
 tunnels), ``upstream`` (kubectl proxy per context), ``tls`` and ``layout``
 (the terminal's CA, certificate, token and files), ``server`` (the HTTPS
 front), ``app`` (assembly), ``client_config`` (kubeconfig entries that point
-at the guard). See docs/guard.md.
+at the guard), ``keeper`` (holds the port, restarts a guard that died). See
+docs/guard.md.
 """

@@ -30,6 +30,8 @@ def main(argv: list[str] | None = None) -> int:
     serve.add_argument("--kubectl", default=None, help="kubectl binary (default: selected)")
     serve.add_argument("--head-timeout", type=float, default=HEAD_TIMEOUT, help="seconds")
     serve.add_argument("--shell-pid", type=int, default=0, help="end when this process ends")
+    serve.add_argument("--listen-fd", type=int, default=-1, help="socket from the keeper")
+    serve.add_argument("--keeper", type=int, default=0, help="the keeper's PID: end without it")
     args = parser.parse_args(argv)
     directory = args.dir or default_directory(args.terminal)
     config = GuardConfig(
@@ -41,6 +43,8 @@ def main(argv: list[str] | None = None) -> int:
         args.kubectl,
         args.head_timeout,
         args.shell_pid,
+        args.listen_fd,
+        args.keeper,
     )
 
     def ready(port: int) -> None:

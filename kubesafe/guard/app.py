@@ -13,6 +13,7 @@ import asyncio
 import json
 import os
 import signal
+import socket
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 
@@ -23,7 +24,7 @@ from kubesafe.guard.layout import Layout, context_id
 from kubesafe.guard.lifts import LiftBook
 from kubesafe.guard.server import HEAD_TIMEOUT, GuardedContext, GuardServer
 from kubesafe.guard.tls import certificates_present, make_certificates, server_context
-from kubesafe.guard.upstream import KubectlProxy
+from kubesafe.guard.upstream import KubectlProxy, die_with_parent
 
 
 class GuardError(Exception):
@@ -43,6 +44,10 @@ class GuardConfig:
     head_timeout: float = HEAD_TIMEOUT
     # The terminal's shell: the guard ends when it is gone (0: no such watch).
     shell_pid: int = 0
+    # A listening socket inherited from the keeper (-1: bind 127.0.0.1:port itself).
+    listen_fd: int = -1
+    # The keeper's PID: the guard ends when it is no longer its parent (0: no keeper).
+    keeper: int = 0
 
 
 def choose_kubectl(context: str, env: Mapping[str, str]) -> str:
@@ -116,10 +121,12 @@ def write_state(layout: Layout, port: int, server: GuardServer) -> None:
 
 
 async def serve(config: GuardConfig, ready: Callable[[int], None] | None = None) -> None:
+    keeper = _kept(config.keeper)
     server, layout = build(config)
     try:
         ssl_context = server_context(layout)
-        port = await server.start(ssl_context, config.port)
+        sock = socket.socket(fileno=config.listen_fd) if config.listen_fd >= 0 else None
+        port = await server.start(ssl_context, config.port, sock)
         write_state(layout, port, server)
         loop = asyncio.get_running_loop()
         stopping = asyncio.Event()
@@ -128,25 +135,41 @@ async def serve(config: GuardConfig, ready: Callable[[int], None] | None = None)
         if ready is not None:
             ready(port)
         serving = asyncio.create_task(server.serve_forever())
-        watching = asyncio.create_task(_watch_shell(config.shell_pid, stopping))
+        watching = asyncio.create_task(_watch(config.shell_pid, keeper, stopping))
         await stopping.wait()
         serving.cancel()
         watching.cancel()
     finally:
-        server.close()
-        try:
+        try:  # before the port is free: a next guard on it writes its own state
             os.unlink(layout.state)
         except OSError:
             pass
+        server.close()
 
 
-async def _watch_shell(pid: int, stopping: asyncio.Event) -> None:
-    if pid <= 0:
+def _kept(keeper: int) -> int:
+    """Under a keeper, die with it (it may have died while this guard started)."""
+    if keeper <= 0:
+        return 0
+    die_with_parent()
+    if os.getppid() != keeper:
+        raise GuardError("the guard's keeper is gone")
+    return keeper
+
+
+async def _watch(shell_pid: int, keeper: int, stopping: asyncio.Event) -> None:
+    """End when the terminal's shell is gone, or the keeper (where no death signal came)."""
+    if shell_pid <= 0 and not keeper:
         return
     while True:
         await asyncio.sleep(1.0)
+        if keeper and os.getppid() != keeper:
+            stopping.set()
+            return
+        if shell_pid <= 0:
+            continue
         try:
-            os.kill(pid, 0)
+            os.kill(shell_pid, 0)
         except ProcessLookupError:
             stopping.set()
             return

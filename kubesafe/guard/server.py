@@ -23,6 +23,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import hmac
+import socket
 import ssl
 from dataclasses import dataclass
 
@@ -87,10 +88,18 @@ class GuardServer:
         self.dry_runs = DryRunCheck()
         self._server: asyncio.Server | None = None
 
-    async def start(self, ssl_context: ssl.SSLContext, port: int = 0) -> int:
-        self._server = await asyncio.start_server(
-            self._connection, "127.0.0.1", port, ssl=ssl_context, limit=MAX_HEAD_BYTES
-        )
+    async def start(
+        self, ssl_context: ssl.SSLContext, port: int = 0, sock: socket.socket | None = None
+    ) -> int:
+        """Listen on 127.0.0.1:port, or on ``sock`` (bound by the keeper)."""
+        if sock is not None:
+            self._server = await asyncio.start_server(
+                self._connection, sock=sock, ssl=ssl_context, limit=MAX_HEAD_BYTES
+            )
+        else:
+            self._server = await asyncio.start_server(
+                self._connection, "127.0.0.1", port, ssl=ssl_context, limit=MAX_HEAD_BYTES
+            )
         return int(self._server.sockets[0].getsockname()[1])
 
     async def serve_forever(self) -> None:

@@ -8,10 +8,11 @@ contexts at ``https://127.0.0.1:PORT/<id>`` with the CA file the guard will
 make; a client that comes before the guard is up fails on the missing CA or a
 refused connection, never reaches the real server.
 
-``spawn`` starts the guard in the background (the shell does not wait for the
-certificates); ``ensure_running`` is what the prompt render and the shim call
-to restart a guard that died. The guard ends itself when the terminal's shell
-is gone, and ``stop`` ends it from the shell's exit hook.
+``spawn`` starts the guard's keeper in the background (the shell does not wait
+for the certificates): it holds the port and restarts a guard that died
+(``keeper``). ``ensure_running`` is what the prompt render and the shim call to
+restart a keeper that died. Keeper and guard end when the terminal's shell is
+gone, and ``stop`` ends them from the shell's exit hook.
 """
 
 from __future__ import annotations
@@ -19,10 +20,12 @@ from __future__ import annotations
 import marshal
 import os
 import sys
+import time
 from collections.abc import Mapping
 
 from kubesafe import paths
 from kubesafe.guard import layout as layout_module
+from kubesafe.guard.pids import alive as pid_alive
 from kubesafe.kubeconfig.cache import FileIndex
 from kubesafe.kubeconfig.resolve import Overrides, ResolveError, load_merged, resolve_merged
 from kubesafe.policy import (
@@ -172,40 +175,35 @@ def guard_pid(directory: str) -> int | None:
         return None
 
 
-def pid_alive(pid: int) -> bool:
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except OSError:
-        return True
-    return True
-
-
 def _is_guard(pid: int, directory: str) -> bool:
-    """The process is this terminal's guard (not a reused PID), where /proc says so."""
-    try:
-        with open(f"/proc/{pid}/cmdline", "rb") as handle:
-            words = handle.read().split(b"\0")
-    except FileNotFoundError:
-        return not os.path.isdir("/proc/self")  # no /proc here: trust the PID
-    except OSError:
-        return False
-    return b"kubesafe.guard" in words and os.fsencode(directory) in words
+    """The process is this terminal's guard keeper (not a reused PID), where /proc says so."""
+    for _ in range(20):
+        try:
+            with open(f"/proc/{pid}/cmdline", "rb") as handle:
+                words = handle.read().split(b"\0")
+        except FileNotFoundError:
+            return not os.path.isdir("/proc/self")  # no /proc here: trust the PID
+        except OSError:
+            return False
+        if words != [b""]:
+            # A keeper's command line holds its guard's (``-m kubesafe.guard``) too; so does
+            # a guard started before keepers existed, which the prompt then watches instead.
+            return b"kubesafe.guard" in words and os.fsencode(directory) in words
+        # Empty: a zombie, or a process still inside execve (Popen has returned once
+        # exec closed its pipe, before the new command line is in place).
+        time.sleep(0.005)
+    return False
 
 
 def running(directory: str) -> int | None:
-    """The PID of this terminal's guard when it runs."""
+    """The PID of this terminal's guard keeper when it runs."""
     pid = guard_pid(directory)
     if pid is None or not pid_alive(pid) or not _is_guard(pid, directory):
         return None
     return pid
 
 
-def spawn(guard: TerminalGuard, env: Mapping[str, str]) -> int:
-    """Start the guard in the background; returns its PID at once."""
-    import subprocess
-
+def guard_command(guard: TerminalGuard) -> list[str]:
     command = [
         sys.executable,
         "-m",
@@ -215,13 +213,68 @@ def spawn(guard: TerminalGuard, env: Mapping[str, str]) -> int:
         guard.directory,
         "--terminal",
         guard.terminal,
-        "--port",
-        str(guard.port),
         "--shell-pid",
         str(guard.shell_pid),
     ]
     for name in guard.contexts:
         command.extend(("--context", name))
+    return command
+
+
+def keeper_command(directory: str, port: int, shell_pid: int, guard: list[str]) -> list[str]:
+    """The keeper (``keeper.py``) that binds the port and keeps ``guard`` running on it."""
+    return [
+        sys.executable,
+        "-m",
+        "kubesafe.guard.keeper",
+        "--dir",
+        directory,
+        "--port",
+        str(port),
+        "--shell-pid",
+        str(shell_pid),
+        "--",
+        *guard,
+    ]
+
+
+def serving(directory: str) -> int | None:
+    """The PID of the guard serving under this terminal's keeper, if one does.
+
+    None while the keeper starts the guard (again), or backs off because it fails.
+    """
+    import json
+
+    content = paths.read_private(os.path.join(directory, "guard.json"))
+    try:
+        pid = int(json.loads(content)["pid"]) if content else 0
+    except (ValueError, KeyError, TypeError):
+        return None
+    # A guard killed by SIGKILL leaves its guard.json behind.
+    return pid if pid > 0 and pid_alive(pid) and _is_guard(pid, directory) else None
+
+
+def describe(directory: str, down: str) -> str:
+    """How this terminal's keeper and guard are, for ``guard status``."""
+    pid = running(directory)
+    if pid is None:
+        return f"not running ({down})"
+    guard = serving(directory)
+    if guard is None:
+        log = os.path.join(directory, LOG_FILE)
+        return f"running (pid {pid}), but no guard serves yet: starting, or failing (see {log})"
+    return f"running (pid {pid}, guard pid {guard})"
+
+
+def spawn(guard: TerminalGuard, env: Mapping[str, str]) -> int:
+    """Start the guard's keeper in the background; returns its PID (``guard.pid``) at once.
+
+    The keeper binds the port and runs the guard as its child, starting it again
+    when it dies; the prompt's ``kill -0`` check and ``stop`` are for the keeper.
+    """
+    import subprocess
+
+    command = keeper_command(guard.directory, guard.port, guard.shell_pid, guard_command(guard))
     child_env = {k: v for k, v in env.items() if k != "KUBESAFE_SESSION"}
     child_env["KUBECONFIG"] = guard.kubeconfig
     log = os.open(
@@ -257,7 +310,7 @@ def ensure_running(directory: str, env: Mapping[str, str]) -> int | None:
 
 
 def stop(directory: str) -> bool:
-    """End this terminal's guard (the shell is exiting)."""
+    """End this terminal's keeper, which stops its guard first (the shell is exiting)."""
     import signal
 
     pid = running(directory)

@@ -33,8 +33,13 @@ from collections.abc import Callable, Mapping
 START_TIMEOUT = 15.0
 
 
-def _die_with_parent() -> None:
-    """Linux: the proxy gets SIGTERM when the guard dies, even by SIGKILL."""
+def die_with_parent() -> None:
+    """Linux: this process gets SIGTERM when its parent dies, even by SIGKILL.
+
+    For the proxies (their guard) and the guard (its keeper); nothing elsewhere.
+    """
+    if not sys.platform.startswith("linux"):
+        return
     import ctypes
 
     libc = ctypes.CDLL(None, use_errno=True)
@@ -43,7 +48,7 @@ def _die_with_parent() -> None:
 
 def _child_setup() -> Callable[[], None] | None:
     # Elsewhere an orphaned proxy lives on until the guard's sweep (next step) ends it.
-    return _die_with_parent if sys.platform.startswith("linux") else None
+    return die_with_parent if sys.platform.startswith("linux") else None
 
 
 class UpstreamError(Exception):

@@ -3,10 +3,11 @@
 ``kubesafe guard kubeconfig PATH`` (re)starts one guard per user in
 ``<runtime>/guard/user`` for the contexts the policy protects, and writes PATH:
 a kubeconfig holding only those contexts, each pointing at that guard with its
-CA and token (no real credential). The guard belongs to no shell: it runs until
-``kubesafe guard stop-user`` (or logout, with ``$XDG_RUNTIME_DIR``); the next
-``kubesafe guard kubeconfig`` or ``kubesafe lift --user-guard`` starts it again
-on the same port. Lifts for it are opened from a terminal with
+CA and token (no real credential). The guard belongs to no shell: its keeper
+(``keeper``) starts it again when it dies, and runs until it is killed itself
+(or logout, with ``$XDG_RUNTIME_DIR``); then the next ``kubesafe guard
+kubeconfig`` or ``kubesafe lift --user-guard`` starts it again on the same
+port. Lifts for it are opened from a terminal with
 ``kubesafe lift CONTEXT --for 15m --user-guard``.
 """
 

@@ -15,6 +15,7 @@ from __future__ import annotations
 import json
 import os
 import signal
+import subprocess
 import sys
 import time
 from collections.abc import Iterator
@@ -334,8 +335,8 @@ def _killed_guard_restarts(
     bash: InteractiveShell, upstream: FakeAPIServer, kubectl33: Path
 ) -> None:
     directory = _guard_dir(bash)
-    _wait_serving(directory)
-    pid = int((directory / "guard.pid").read_text())
+    served = int(_wait_serving(directory)["pid"])  # type: ignore[call-overload]
+    pid = int((directory / "guard.pid").read_text())  # its keeper: the PID the prompt watches
     os.kill(pid, signal.SIGKILL)
     deadline = time.monotonic() + 10
     while time.monotonic() < deadline:
@@ -344,7 +345,11 @@ def _killed_guard_restarts(
         except ProcessLookupError:
             break
         time.sleep(0.05)
-    (directory / "guard.json").unlink(missing_ok=True)  # a SIGKILL leaves it behind
+    deadline = time.monotonic() + 10
+    while _alive(served) and time.monotonic() < deadline:  # it dies with its keeper
+        time.sleep(0.05)
+    assert not _alive(served)
+    (directory / "guard.json").unlink(missing_ok=True)  # a SIGKILL may leave it behind
     upstream.clear()
     # The command runs before any new prompt: the guard is down.
     code, output = bash.run(
@@ -359,21 +364,104 @@ def _killed_guard_restarts(
     assert code == 0 and "pod/web-0" in output, output
 
 
+def test_a_killed_guard_comes_back_before_the_next_prompt(
+    bash: InteractiveShell, world: dict[str, str], upstream: FakeAPIServer, kubectl33: Path
+) -> None:
+    """k9s or Lens running meanwhile: no prompt, and no `connection refused` either."""
+    directory = _guard_dir(bash)
+    code, kubeconfig = bash.run('printf "%s\\n" "$KUBECONFIG"')
+    assert code == 0, kubeconfig
+    keeper = int((directory / "guard.pid").read_text())
+    served = int(_wait_serving(directory)["pid"])  # type: ignore[call-overload]
+    assert served != keeper
+    os.kill(served, signal.SIGKILL)
+    deadline = time.monotonic() + 10
+    while _alive(served) and time.monotonic() < deadline:
+        time.sleep(0.05)
+    upstream.clear()
+    # Run from here, not from the shell: no prompt renders in between.
+    client = {**world, "KUBECONFIG": kubeconfig.strip()}
+    done = subprocess.run(
+        [str(kubectl33), "get", "pods", "-n", "shop", "-o", "name", "--request-timeout=20s"],
+        env=client,
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )
+    assert done.returncode == 0 and "pod/web-0" in done.stdout, done.stderr
+    done = subprocess.run(
+        [sys.executable, "-c", PYTHON_CREATE], env=client, capture_output=True, text=True
+    )
+    assert "LISTED 1" in done.stdout, done.stderr
+    assert "REFUSED 403" in done.stdout and '"kind": "Status"' in done.stdout, done.stdout
+    assert _writes(upstream) == []
+    assert int((directory / "guard.pid").read_text()) == keeper and _alive(keeper)
+    assert int(_wait_serving(directory)["pid"]) != served  # type: ignore[call-overload]
+
+
+def test_a_guard_that_cannot_start_is_reported_and_clients_fail_closed(
+    world: dict[str, str], upstream: FakeAPIServer, kubectl33: Path, tmp_path: Path
+) -> None:
+    broken = tmp_path / "broken-bin"
+    broken.mkdir()
+    (broken / "openssl").write_text("#!/bin/sh\nexit 1\n")  # no certificates: no guard
+    (broken / "openssl").chmod(0o755)
+    shell = _start("bash", {**world, "PATH": f"{broken}:{world['PATH']}"})
+    try:
+        directory = _guard_dir(shell)
+        deadline = time.monotonic() + 60
+        log = directory / "guard.log"
+        while time.monotonic() < deadline and "restarting in" not in _text(log):
+            time.sleep(0.1)
+        assert "openssl req failed" in _text(log) and "restarting in" in _text(log), _text(log)
+        keeper = int((directory / "guard.pid").read_text())
+        assert _alive(keeper)
+        upstream.clear()
+        code, output = shell.run(f"{kubectl33} get pods -n shop --request-timeout=5s")
+        assert code != 0, output
+        assert upstream.requests == []
+        code, output = shell.run("kubesafe guard status")
+        assert f"running (pid {keeper}), but no guard serves yet" in output, output
+        doctor = (
+            f"{sys.executable} -c 'import os; from kubesafe.doctor.guard_check import guard_check;"
+            " c = guard_check(os.environ); print(c.status, c.summary)'"
+        )
+        code, output = shell.run(doctor)
+        assert output.startswith(f"warn the guard's keeper runs (pid {keeper})"), output
+        while time.monotonic() < deadline and "restarting in 4s" not in _text(log):
+            time.sleep(0.05)
+        shell.child.kill(signal.SIGKILL)  # in the keeper's 4 s wait
+        while shell.child.isalive():  # reaped, as a terminal would
+            time.sleep(0.05)
+        gone = time.monotonic()
+        while _alive(keeper) and time.monotonic() < gone + 10:
+            time.sleep(0.05)
+        assert not _alive(keeper)
+        assert time.monotonic() - gone < 3  # it does not sit out its backoff
+    finally:
+        shell.child.terminate(force=True)
+
+
+def _text(path: Path) -> str:
+    return path.read_text() if path.exists() else ""
+
+
 def test_the_guard_ends_with_its_shell_even_when_the_shell_is_killed(
     world: dict[str, str],
 ) -> None:
     shell = _start("bash", world)
     directory = _guard_dir(shell)
-    _wait_serving(directory)
+    served = int(_wait_serving(directory)["pid"])  # type: ignore[call-overload]
     pid = int((directory / "guard.pid").read_text())
-    assert _alive(pid)
+    assert _alive(pid) and _alive(served)
     shell.child.kill(signal.SIGKILL)  # no exit hook runs
     deadline = time.monotonic() + 15
     while shell.child.isalive() and time.monotonic() < deadline:  # reaped, as a terminal would
         time.sleep(0.05)
-    while _alive(pid) and time.monotonic() < deadline:
+    while (_alive(pid) or _alive(served)) and time.monotonic() < deadline:
         time.sleep(0.1)
-    assert not _alive(pid)
+    assert not _alive(pid) and not _alive(served)
 
 
 def test_a_context_protected_later_is_guarded_from_the_next_prompt(

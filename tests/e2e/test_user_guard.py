@@ -65,13 +65,18 @@ def _writes(server: FakeAPIServer) -> list[str]:
     return [r.method for r in server.requests if r.method not in ("GET", "HEAD")]
 
 
+def _guard_kubeconfig(env: dict[str, str], path: Path) -> subprocess.CompletedProcess[str]:
+    done = _run(env, KUBESAFE, "guard", "kubeconfig", str(path))
+    assert done.returncode == 0, done.stderr
+    return done
+
+
 def test_a_user_level_guard_for_programs_outside_a_terminal(
     world: tuple[dict[str, str], FakeAPIServer], tmp_path: Path, kubectl33: Path
 ) -> None:
     env, server = world
     path = tmp_path / "guarded.yaml"
-    done = _run(env, KUBESAFE, "guard", "kubeconfig", str(path))
-    assert done.returncode == 0, done.stderr
+    done = _guard_kubeconfig(env, path)
     assert "prod through the user-level guard" in done.stdout
     text = path.read_text()
     assert REAL_TOKEN not in text and "https://127.0.0.1:" in text
@@ -112,3 +117,29 @@ def test_a_user_level_guard_for_programs_outside_a_terminal(
     refused = _run(client, str(kubectl33), "create", "configmap", "z", "-n", "shop")
     assert refused.returncode != 0 and "kubesafe guard refused" in refused.stderr
     assert _writes(server) == ["POST"]
+
+
+def test_a_killed_user_level_guard_is_restarted_by_itself(
+    world: tuple[dict[str, str], FakeAPIServer], tmp_path: Path, kubectl33: Path
+) -> None:
+    env, server = world
+    path = tmp_path / "guarded.yaml"
+    _guard_kubeconfig(env, path)
+    directory = Path(env["XDG_STATE_HOME"]) / "kubesafe" / "run" / "guard" / "user"
+    keeper = int((directory / "guard.pid").read_text())
+    served = json.loads((directory / "guard.json").read_text())["pid"]
+    assert served != keeper
+    os.kill(served, signal.SIGKILL)
+    client = {**env, "KUBECONFIG": str(path)}
+    server.clear()
+    # Nothing runs `guard kubeconfig` again: the next request is served all the same.
+    listed = _run(client, str(kubectl33), "get", "pods", "-n", "shop", "-o", "name")
+    assert listed.returncode == 0 and "pod/web-0" in listed.stdout, listed.stderr
+    refused = _run(client, str(kubectl33), "create", "configmap", "x", "-n", "shop")
+    assert refused.returncode != 0 and "kubesafe guard refused POST" in refused.stderr
+    assert _writes(server) == []
+    again = json.loads((directory / "guard.json").read_text())["pid"]
+    assert again not in (served, keeper)
+    status = _run(env, KUBESAFE, "guard", "status")
+    expected = f"User-level guard: running (pid {keeper}, guard pid {again})"
+    assert expected in status.stdout, status.stdout

@@ -1542,6 +1542,8 @@ class FakeAPIServer:
             return self
         httpd = _HTTPServer(("127.0.0.1", self._requested_port), _Handler)
         httpd.fake = self
+        # stop() then start() comes back on the same port, as a restarted API server does.
+        self._requested_port = int(httpd.server_address[1])
         if self.tls:
             cert, key = self_signed_certificate()
             ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)

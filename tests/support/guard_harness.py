@@ -18,11 +18,12 @@ import sys
 import time
 from pathlib import Path
 from types import TracebackType
-from typing import Any
+from typing import IO, Any
 
 from kubesafe.guard.client_config import guard_kubeconfig
 from kubesafe.guard.layout import Layout
 from kubesafe.guard.lifts import close_lift, open_lift
+from kubesafe.guard.terminal import keeper_command
 from tests.support.fake_apiserver import FakeAPIServer, write_kubeconfig
 
 ROOT = Path(__file__).resolve().parent.parent.parent
@@ -59,6 +60,8 @@ class Guarded:
         policy: str = DEFAULT_POLICY,
         user: dict[str, Any] | None = None,
         extra_args: tuple[str, ...] = (),
+        keeper: bool = False,
+        shell_pid: int = 0,
     ) -> None:
         self.directory = directory
         self.server = server
@@ -80,9 +83,13 @@ class Guarded:
         self.env["KUBESAFE_CONFIG"] = str(self.policy)
         self.layout = Layout(str(directory / "guard"))
         self.extra_args = extra_args
+        #: Run the guard under its keeper (``process`` is then the keeper), as terminals do.
+        self.keeper = keeper
+        self.shell_pid = shell_pid
         self.process: subprocess.Popen[str] | None = None
         self.port = 0
         self.kubeconfig = directory / "guard-kubeconfig"
+        self.log = directory / "guard.log"
 
     def start(self) -> Guarded:
         argv = [
@@ -100,10 +107,17 @@ class Guarded:
             str(self.kubectl),
             *self.extra_args,
         ]
+        if self.shell_pid:
+            argv += ["--shell-pid", str(self.shell_pid)]
+        if self.keeper:
+            argv = keeper_command(self.layout.directory, 0, self.shell_pid, argv)
         env = {**self.env, "PYTHONPATH": str(ROOT)}
-        self.process = subprocess.Popen(
-            argv, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, cwd=ROOT
-        )
+        with open(self.log, "ab") as log:
+            # Under a keeper, a file as in a terminal: the keeper and its guards write it.
+            stderr: int | IO[bytes] = log if self.keeper else subprocess.PIPE
+            self.process = subprocess.Popen(
+                argv, env=env, stdout=subprocess.PIPE, stderr=stderr, text=True, cwd=ROOT
+            )
         assert self.process.stdout is not None
         ready, _, _ = select.select([self.process.stdout], [], [], 60)
         line = self.process.stdout.readline() if ready else ""
@@ -144,10 +158,17 @@ class Guarded:
             check=False,
         )
 
+    def guard_pid(self) -> int:
+        """The guard's PID (under a keeper, the keeper's child; from ``guard.json``)."""
+        assert self.process is not None
+        if not self.keeper:
+            return self.process.pid
+        return int(json.loads(Path(self.layout.state).read_text())["pid"])
+
     def proxy_pids(self) -> list[int]:
         """Running kubectl proxy processes of this guard (its children, zombies left out)."""
-        assert self.process is not None
-        children = Path(f"/proc/{self.process.pid}/task/{self.process.pid}/children")
+        guard = self.guard_pid()
+        children = Path(f"/proc/{guard}/task/{guard}/children")
         running = []
         for pid in children.read_text().split():
             try:
@@ -166,6 +187,8 @@ class Guarded:
         return 0
 
     def stderr(self) -> str:
+        if self.keeper:
+            return self.log.read_text()
         if self.process is None or self.process.stderr is None:
             return ""
         if self.process.poll() is None:
