@@ -143,11 +143,12 @@ class FileIndex:
                 if not stat.S_ISREG(st.st_mode):
                     _refuse_special(st)
                 before = _identity(st)
-                cached = self.entries.get(key) or self._parsed.get(key)
-                if cached is not None and cached[0] == before:
-                    self.hits += 1
-                    result: T = cached[1]
-                    return result
+                # This process's own parse first: the saved entry may be of an older file.
+                for cached in (self._parsed.get(key), self.entries.get(key)):
+                    if cached is not None and cached[0] == before:
+                        self.hits += 1
+                        result: T = cached[1]
+                        return result
                 self.misses += 1
                 content = handle.read()
                 after = _identity(os.fstat(handle.fileno()))

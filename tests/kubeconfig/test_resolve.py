@@ -387,6 +387,25 @@ def test_recently_modified_files_are_not_cached(tmp_path: Path) -> None:
     assert not cache.exists()
 
 
+def test_a_young_file_parsed_once_beside_an_older_saved_entry(tmp_path: Path) -> None:
+    """The saved entry names the old file; this process's parse of the new one is reused."""
+    path = write(tmp_path / "config", kubeconfig(contexts={}, current="old"))
+    _age(path)
+    cache = tmp_path / "cache.marshal"
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setattr(filecache, "RACY_SECONDS", 0)
+        saved = FileIndex(str(cache))
+        saved.read(str(path), "kubeconfig", parse_bytes)
+        saved.save()
+    write(path, kubeconfig(contexts={}, current="new"))  # young: parsed, never saved
+    index = FileIndex(str(cache))
+    first = index.read(str(path), "kubeconfig", parse_bytes)
+    second = index.read(str(path), "kubeconfig", parse_bytes)
+    assert first is not None and second is not None
+    assert first["current_context"] == second["current_context"] == "new"
+    assert (index.misses, index.hits) == (1, 1)
+
+
 def test_cache_holds_no_credentials(tmp_path: Path, settle_instantly: None) -> None:
     doc = kubeconfig(
         clusters={"c": PROD}, contexts={"x": {"cluster": "c", "user": "u"}}, users=["u"]
