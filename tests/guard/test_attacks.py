@@ -12,6 +12,7 @@ from __future__ import annotations
 import json
 import socket
 import ssl
+import subprocess
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -368,3 +369,61 @@ def test_a_write_to_another_namespace_still_passes(shop_only: Guarded) -> None:
     )
     assert statuses(exchange(shop_only, data))[0] in (200, 201)
     assert [r.method for r in shop_only.server.requests] == ["POST"]
+
+
+# ---- the same with real clients -----------------------------------------------------
+
+
+def test_real_clients_cannot_delete_or_mint_tokens_behind_a_dry_run(attacked: Guarded) -> None:
+    """The Python client sends DeleteOptions in the body when given one: the query's
+    dryRun is then ignored by the server; curl does what it is told."""
+    from kubernetes import client, config
+
+    api_client = config.new_client_from_config(
+        config_file=str(attacked.kubeconfig), context="prod", persist_config=False
+    )
+    core = client.CoreV1Api(api_client)
+    attempts = [
+        lambda: core.delete_namespaced_pod(
+            "web-0", "shop", dry_run="All", body=client.V1DeleteOptions()
+        ),
+        lambda: core.delete_collection_namespaced_pod(
+            "shop", dry_run="All", body=client.V1DeleteOptions(grace_period_seconds=0)
+        ),
+        lambda: core.create_namespaced_service_account_token(
+            "default",
+            "shop",
+            client.AuthenticationV1TokenRequest(spec=client.V1TokenRequestSpec(audiences=["x"])),
+            dry_run="All",
+        ),
+    ]
+    for attempt in attempts:
+        with pytest.raises(client.ApiException) as refused:
+            attempt()
+        assert refused.value.status == 403
+        assert "kubesafe guard refused" in json.loads(refused.value.body)["message"]
+    api_client.close()
+    done = subprocess.run(
+        [
+            "curl",
+            "-sS",
+            "--cacert",
+            attacked.layout.ca,
+            "-H",
+            f"Authorization: Bearer {attacked.token}",
+            "-H",
+            "Content-Type: application/json",
+            "-X",
+            "DELETE",
+            "--data",
+            "{}",
+            "-w",
+            "\n%{http_code}",
+            f"{attacked.url}{POD}?dryRun=All",
+        ],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )
+    assert done.stdout.rsplit("\n", 1)[1] == "403"
