@@ -11,7 +11,8 @@ Classes follow kubesafe's command table (``kubesafe.kubectl.classify``):
 * GET, HEAD and OPTIONS are reads, watches and log streams included;
 * the connect subresources take the class of the kubectl command that uses
   them, whatever the method: ``exec``/``attach`` (and so ``cp``) are writes,
-  ``portforward`` is a read, ``proxy`` is a write (it relays any request);
+  ``portforward`` is a read (on core ``pods`` only: elsewhere a write), ``proxy``
+  is a write (it relays any request);
 * any other upgrade is a write (an unknown way in);
 * a request whose every ``dryRun`` value is ``All`` persists nothing: a read,
   once ``aggregated`` has made sure kube-apiserver itself serves its group
@@ -197,6 +198,10 @@ def classify_request(
     namespace = parts.namespace if parts else None
     if parts is not None and parts.subresource in _CONNECT_SUBRESOURCES:
         command = _CONNECT_SUBRESOURCES[parts.subresource]
+        if command == "port-forward" and (parts.group, parts.resource) != ("", "pods"):
+            # kubectl port-forward only ever uses pods/x/portforward; the same name
+            # elsewhere (an aggregated API's subresource) is an unknown way in.
+            return Access(WRITE, f"{parts.resource}/portforward outside core pods", namespace)
         category, why = COMMAND_TABLE[command]
         return Access(category, f"{parts.resource}/{parts.subresource}: {why}", namespace)
     if parts is not None and not parts.group and parts.resource in _LEGACY_PROXIES:

@@ -81,6 +81,19 @@ def test_port_forward_follows_the_command_table():
     assert access.category == COMMAND_TABLE["port-forward"][0] == READ
 
 
+@pytest.mark.parametrize(
+    "path",
+    [
+        "/apis/subresources.kubevirt.io/v1/namespaces/shop/virtualmachineinstances/vm/portforward",
+        "/apis/evil.example/v1/namespaces/shop/things/x/portforward",
+        "/api/v1/namespaces/shop/services/web/portforward",
+    ],
+)
+def test_port_forward_is_a_read_on_core_pods_only(path):
+    for method in ("GET", "POST"):
+        assert classify_request(method, path, "", "SPDY/3.1").category == WRITE
+
+
 def test_proxy_subresource_is_a_write_even_for_get():
     assert classify_request("GET", "/api/v1/namespaces/shop/services/s/proxy/x", "", None).mutating
 

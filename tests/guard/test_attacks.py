@@ -132,6 +132,10 @@ def test_ambiguous_framing_is_refused_and_nothing_smuggled_arrives(
         "5\r\nhelloXY0\r\n\r\n",  # no CRLF after the data
         '5;ext="a"\r\nhello\r\n0;last\r\nTrailer: x\r\n\r\n',
         "5\nhello\n0\n\n",  # bare LF
+        "0\r\n \r\n\r\n",  # a trailer line of one space
+        "0\r\nX: y\r\n \r\n\r\n",
+        "0\r\nX: y\r\n",  # trailers never ended: the smuggled head is read as trailers
+        "ffffffffffffffffff\r\n",  # beyond 64 bits
     ],
 )
 def test_odd_chunked_bodies_smuggle_no_write(attacked: Guarded, chunks: str) -> None:
@@ -209,6 +213,10 @@ def test_a_method_override_naming_the_method_itself_is_harmless(attacked: Guarde
         (f"GET {POD}/exec?command=sh", "SPDY/3.1"),
         (f"GET {POD}/attach", "websocket"),
         (f"GET {POD}%2Fexec?command=sh", "websocket"),
+        (
+            "POST /apis/evil.example/v1/namespaces/shop/things/x/portforward",
+            "SPDY/3.1",
+        ),
     ],
 )
 def test_upgrades_outside_port_forward_are_writes(
