@@ -435,3 +435,26 @@ def test_real_clients_cannot_delete_or_mint_tokens_behind_a_dry_run(attacked: Gu
         check=False,
     )
     assert done.stdout.rsplit("\n", 1)[1] == "403"
+
+
+def test_kubectl_raw_delete_with_a_body_behind_a_dry_run_is_refused(
+    attacked: Guarded, tmp_path: Path
+) -> None:
+    """Real kubectl by absolute path: ``delete --raw URL?dryRun=All -f options``.
+
+    ``--raw`` drops the server URL's path, so the context's prefix is given by hand.
+    """
+    options = tmp_path / "options.json"
+    options.write_text(json.dumps({"kind": "DeleteOptions", "apiVersion": "v1"}))
+    raw = f"{prefix(attacked)}{POD}?dryRun=All"
+    done = attacked.kubectl_run("delete", "--raw", raw, "-f", str(options))
+    assert done.returncode != 0
+    assert "kubesafe guard refused DELETE" in done.stderr
+    # without a body the query is what the server reads: a real dry run, passed
+    attacked.server.clear()
+    dry = attacked.kubectl_run("delete", "--raw", raw)
+    assert dry.returncode == 0, dry.stderr
+    assert [(r.method, r.query.get("dryRun"), r.body) for r in attacked.server.requests] == [
+        ("DELETE", ["All"], b"")
+    ]
+    attacked.server.clear()
