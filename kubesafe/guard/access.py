@@ -68,6 +68,10 @@ _DRY_RUN_SUBRESOURCES = frozenset(
 # Create-only resources that store nothing and do their work whatever dryRun says.
 _DRY_RUN_IGNORED = frozenset({"tokenreviews"})
 _NAMESPACE_NAME = re.compile(r"[a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?")
+# What an API group (a DNS subdomain, or "" for core) and a version can be: the group
+# version goes into the APIService lookup's request line.
+_GROUP_NAME = re.compile(r"([a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*)?")
+_VERSION_NAME = _NAMESPACE_NAME  # a DNS label, as for CRD versions
 # The old /api/v1/proxy/... and /api/v1/redirect/... forms of the proxy subresource
 # (removed from kube-apiserver long ago, but a server or gateway may still serve them).
 _LEGACY_PROXIES = frozenset({"proxy", "redirect"})
@@ -179,6 +183,8 @@ def _dry_run(query: str) -> bool:
 
 def _dry_run_honoured(method: str, parts: _Parts, has_body: bool) -> bool:
     """Would the API server act on the query's dryRun for this request?"""
+    if not (_GROUP_NAME.fullmatch(parts.group) and _VERSION_NAME.fullmatch(parts.version)):
+        return False  # no such group version; nothing to ask its APIService about
     if method == "DELETE" and has_body:
         return False  # DeleteOptions come from the body then, the query is not read
     if parts.subresource and parts.subresource not in _DRY_RUN_SUBRESOURCES:

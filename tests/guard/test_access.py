@@ -167,6 +167,28 @@ def test_dry_run_only_where_the_server_honours_the_query(method, path, has_body,
 
 
 @pytest.mark.parametrize(
+    "path",
+    [
+        "/apis/evil%3F/v1/namespaces/shop/things",  # "?" would end the APIService path
+        "/apis/evil%23/v1/things",
+        "/apis/ev%20il/v1/things",
+        "/apis/Evil.example/v1/things",
+        "/apis/evil.example/v1%3F/things",
+        "/apis/evil.example/V1/things",
+        "/api/v1%20x/namespaces/shop/configmaps",
+    ],
+)
+def test_no_dry_run_for_a_group_version_no_api_can_have(path):
+    access = classify_request("POST", path, "dryRun=All", None)
+    assert (access.category, access.dry_run_api) == (WRITE, None)
+
+
+def test_dry_runs_to_well_named_group_versions_still_pass():
+    for path in ("/apis/stable.example.com/v1beta2/things", "/apis/x.io/latest/things"):
+        assert classify_request("POST", path, "dryRun=All", None).category == READ
+
+
+@pytest.mark.parametrize(
     "namespace", ["SHOP", "shop;x=y", "shop%20", "shop.", "-shop", "shop-", "s" * 64, "sh_op"]
 )
 def test_a_name_no_namespace_can_have_reaches_every_namespace(namespace):
