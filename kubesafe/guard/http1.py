@@ -33,6 +33,10 @@ _DROPPED_REQUEST_HEADERS = frozenset(
 )
 
 
+# Headers some gateways honour to run a request as another method than its own.
+_METHOD_OVERRIDES = ("x-http-method-override", "x-http-method", "x-method-override")
+
+
 class MessageError(Exception):
     """A malformed or ambiguous message; the text is safe to show the client."""
 
@@ -161,6 +165,10 @@ def parse_request(data: bytes) -> Request:
         raise MessageError("invalid character in the request target")
     request = Request(Head((method, target, version), tuple(headers)))
     request_framing(request.head)  # ambiguous framing is refused up front
+    for name in _METHOD_OVERRIDES:
+        if any(value.strip().upper() != method for value in request.head.get_all(name)):
+            # The API server ignores these, a gateway behind kubectl proxy may not.
+            raise MessageError(f"{name} naming another method is not served")
     return request
 
 
@@ -180,7 +188,7 @@ def _content_length(head: Head) -> int | None:
     if len(values) > 1:
         raise MessageError("conflicting Content-Length headers")
     value = values.pop()
-    if not value.isdigit():
+    if not (value.isascii() and value.isdigit()):  # str.isdigit() also takes "²"
         raise MessageError("invalid Content-Length")
     return int(value)
 

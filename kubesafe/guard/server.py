@@ -175,7 +175,13 @@ class GuardServer:
             return await self._refuse(writer, request, 404, message)
         upstream_path = "/" + rest
         try:
-            access = classify_request(request.method, upstream_path, query, request.upgrade)
+            access = classify_request(
+                request.method,
+                upstream_path,
+                query,
+                request.upgrade,
+                has_body=request.framing.has_body,
+            )
         except PathError as exc:
             return await self._refuse(writer, request, 400, f"kubesafe guard: {exc}")
         if access.dry_run_api is not None:

@@ -28,11 +28,25 @@ def _request(*headers: str, line: str = "POST /ctx/api/v1/pods HTTP/1.1") -> byt
         ("Content-Length: 1e3",),
         (" Folded: header",),
         ("Bad Name: x",),
+        ("X-HTTP-Method-Override: DELETE",),
+        ("X-HTTP-Method: PATCH",),
+        ("X-Method-Override: PUT",),
+        ("X-HTTP-Method-Override: POST", "X-HTTP-Method-Override: DELETE"),
     ],
 )
 def test_ambiguous_or_malformed_requests_are_refused(headers):
     with pytest.raises(MessageError):
         parse_request(_request("Host: x", *headers))
+
+
+def test_a_content_length_of_non_ascii_digits_is_a_message_error():
+    # "²" is a digit to str.isdigit() and not to int(): a MessageError (400), no traceback
+    with pytest.raises(MessageError):
+        parse_request(_request("Host: x", "Content-Length: 1\u00b2").decode().encode("latin-1"))
+
+
+def test_a_method_override_naming_the_method_itself_is_accepted():
+    assert parse_request(_request("X-HTTP-Method-Override: post")).method == "POST"
 
 
 @pytest.mark.parametrize(
