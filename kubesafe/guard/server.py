@@ -51,6 +51,8 @@ from kubesafe.guard.upstream import KubectlProxy, UpstreamError
 HEAD_TIMEOUT = 120.0  # the API server's answer to start (a watch starts at once)
 IDLE_TIMEOUT = 300.0  # an idle keep-alive client connection
 SMALL_BODY = 256 * 1024
+# How often a tunnel opened under a lift checks that a lift is still open.
+LIFT_CHECK_SECONDS = 1.0
 _END = b"\r\n\r\n"
 _STREAM_ERRORS = (ConnectionError, OSError, PeerClosed, MessageError, asyncio.IncompleteReadError)
 
@@ -289,7 +291,10 @@ class GuardServer:
             await writer.drain()
             with contextlib.suppress(*_STREAM_ERRORS):
                 await upload
-            await tunnel((reader, writer), upstream)
+            if verdict.lift is None:
+                await tunnel((reader, writer), upstream)
+            else:
+                await self._lifted_tunnel(context, request, target, (reader, writer), upstream)
             raise _Done
         framing = response_framing(response, request.method)
         if response.status in (500, 502, 503) and _plain(response) and framing.kind == "length":
@@ -324,6 +329,46 @@ class GuardServer:
         if framing.kind == "eof" or not request.keep_alive:
             raise _Done
         return pushed_back
+
+    async def _lifted_tunnel(
+        self,
+        context: GuardedContext,
+        request: Request,
+        target: str,
+        client: Stream,
+        upstream: Stream,
+    ) -> None:
+        """A tunnel a lift let through (an exec shell) ends when no lift is open any more.
+
+        Checked at least once a second and at the lift's expiry; a new lift for the
+        context keeps it open. Both connections are closed and the end is audited.
+        """
+        piped = asyncio.create_task(tunnel(client, upstream))
+        try:
+            while not piped.done():
+                lift = self.gate.lifts.current(context.name)
+                if lift is None:
+                    audit.record(
+                        {
+                            "source": "guard",
+                            "decision": "tunnel-closed-lift-ended",
+                            "context": context.name,
+                            "terminal": self.terminal,
+                            "method": request.method,
+                            "path": target,
+                            "user_agent": request.head.get("user-agent") or "",
+                        }
+                    )
+                    return
+                wait = min(LIFT_CHECK_SECONDS, max(lift.remaining(), 0.01))
+                await asyncio.wait([piped], timeout=wait)
+        finally:
+            if not piped.done():
+                piped.cancel()
+                with contextlib.suppress(asyncio.CancelledError, *_STREAM_ERRORS):
+                    await piped
+            for _, writer in (client, upstream):
+                writer.close()
 
     async def _response_head(
         self, up_reader: asyncio.StreamReader, writer: asyncio.StreamWriter

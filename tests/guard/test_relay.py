@@ -270,3 +270,58 @@ def test_an_upstream_reset_gets_502_and_the_guard_keeps_serving(tmp_path: Path) 
             assert answers == [502, 200]
 
     asyncio.run(scenario())
+
+
+@pytest.mark.parametrize("ending", ["end", "expiry"])
+def test_a_tunnel_opened_under_a_lift_ends_with_the_lift(
+    tmp_path: Path, ending: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """An exec shell opened during a lift gives no access after it: closed and audited."""
+    from kubesafe import audit
+    from kubesafe.guard import server as server_module
+    from kubesafe.guard.lifts import close_lift
+
+    lifts = str(tmp_path / "guard" / "lifts.json")
+
+    async def scenario() -> float:
+        async with guard_with(tmp_path, _echo_upgrade) as (port, token, ca):
+            open_lift(lifts, "t1", "prod", 60 if ending == "end" else 1.5, "debug")
+            reader, writer = await _open(port, ca)
+            writer.write(_upgrade_request(token))
+            assert (await reader.readuntil(b"\r\n\r\n")).startswith(b"HTTP/1.1 101 ")
+            writer.write(b"before")
+            assert await reader.readexactly(6) == b"BEFORE"
+            loop = asyncio.get_running_loop()
+            started = loop.time()
+            if ending == "end":
+                close_lift(lifts, "t1", "prod")
+            assert await asyncio.wait_for(reader.read(), 5) == b""  # closed by the guard
+            elapsed = loop.time() - started
+            writer.close()
+            return elapsed
+
+    monkeypatch.setattr(server_module, "LIFT_CHECK_SECONDS", 0.2)
+    elapsed = asyncio.run(scenario())
+    assert elapsed < 3
+    entries = [json.loads(line) for line in Path(audit.audit_path()).read_text().splitlines()]
+    closed = [e for e in entries if e["decision"] == "tunnel-closed-lift-ended"]
+    assert len(closed) == 1 and closed[0]["context"] == "prod"
+    assert closed[0]["path"].startswith("/api/v1/namespaces/shop/pods/web-0/exec")
+
+
+def test_a_tunnel_outlives_its_lift_only_while_another_is_open(tmp_path: Path) -> None:
+    lifts = str(tmp_path / "guard" / "lifts.json")
+
+    async def scenario() -> None:
+        async with guard_with(tmp_path, _echo_upgrade) as (port, token, ca):
+            open_lift(lifts, "t1", "prod", 1, "first")
+            reader, writer = await _open(port, ca)
+            writer.write(_upgrade_request(token))
+            assert (await reader.readuntil(b"\r\n\r\n")).startswith(b"HTTP/1.1 101 ")
+            open_lift(lifts, "t1", "prod", 60, "extended")  # replaces the first one
+            await asyncio.sleep(1.6)
+            writer.write(b"still")
+            assert await asyncio.wait_for(reader.readexactly(5), 5) == b"STILL"
+            writer.close()
+
+    asyncio.run(scenario())
