@@ -7,11 +7,10 @@ module reads that subset in one pass into the same plain document PyYAML would
 build, and gives up (returns None) on anything outside it: flow collections other
 than ``{}``/``[]``, anchors, aliases, tags, block scalars, multi-line scalars,
 escapes in double quotes, comments after a value, several documents, tabs, control
-characters, YAML's other line breaks, merge keys, a ``kubesafe`` extension, or a
-plain scalar that YAML might read as a number (``123``, ``1.5``, ``0x1F``); booleans
-and nulls (``true``, ``yes``, ``~``, ``null``) it builds as the loader does. The caller
-then uses the full parser, so the result is always the full parser's: the scanner is
-only allowed to be faster.
+characters, YAML's other line breaks, merge keys, or a plain scalar that YAML might
+read as a number (``123``, ``1.5``, ``0x1F``); booleans and nulls (``true``, ``yes``,
+``~``, ``null``) it builds as the loader does. The caller then uses the full parser, so
+the result is always the full parser's: the scanner is only allowed to be faster.
 tests/kubeconfig/test_scan.py checks that claim differentially on fuzzed files.
 """
 
@@ -68,7 +67,7 @@ def scan(content: bytes) -> dict[str, Any] | None:
 
 def safe_bytes(content: bytes) -> bool:
     """Whether ``content`` is UTF-8 free of what the scanner leaves to the full parser."""
-    if b"\x00" in content.translate(_CONTROL_TABLE) or b"name: kubesafe" in content:
+    if b"\x00" in content.translate(_CONTROL_TABLE):
         return False
     if not content.isascii():
         if any(sequence in content for sequence in (*_C1, *_UNSAFE_SEQUENCES)):

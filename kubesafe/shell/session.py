@@ -210,12 +210,16 @@ def _render_guard_entries(state: SessionFile) -> str:
     clusters, users = ["clusters:\n"], ["users:\n"]
     for name in guarded:
         shadow = state.contexts[name]
-        real = _quoted({"guard": {"context": name, "cluster": shadow.cluster, "user": shadow.user}})
+        # Block style, which the fast scanner reads (a flow mapping sends the whole
+        # file to PyYAML: half a second for a thousand guarded contexts).
         clusters.append(
             f"- name: {_quoted(GUARD_PREFIX + name)}\n  cluster:\n"
             f"    server: {_quoted(state.guarded[name])}\n"
             f"    certificate-authority: {_quoted(ca)}\n"
-            f"    extensions:\n    - name: {EXTENSION_NAME}\n      extension: {real}\n"
+            f"    extensions:\n    - name: {EXTENSION_NAME}\n      extension:\n        guard:\n"
+            f"          context: {_quoted(name)}\n"
+            f"          cluster: {_quoted(shadow.cluster)}\n"
+            f"          user: {_quoted(shadow.user)}\n"
         )
         users.append(f"- name: {_quoted(GUARD_PREFIX + name)}\n  user:\n")
         users.append(f"    token: {_quoted(token)}\n")

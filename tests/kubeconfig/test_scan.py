@@ -286,11 +286,53 @@ def test_the_scanner_answers_for_what_kubectl_writes() -> None:
         "\ufeffcurrent-context: a\n",
         "current-context: a\r\n",
         "<<: {a: b}\n",
-        "users:\n- name: u\n  user:\n    extensions:\n    - name: kubesafe\n      extension: {}\n",
+        "contexts:\n- name: a\n  context:\n    extensions:\n    - name: kubesafe\n"
+        '      extension: {"level": "block"}\n',  # a flow mapping, as a person may write it
     ],
 )
 def test_anything_unusual_is_left_to_the_full_parser(text: str) -> None:
     assert scan(text.encode()) is None
+
+
+def test_kubesafe_extensions_in_block_style_read_as_the_full_parser_reads_them() -> None:
+    text = (
+        "contexts:\n- name: prod\n  context:\n    cluster: c\n    user: u\n"
+        "    extensions:\n    - name: kubesafe\n      extension:\n        environment: production\n"
+        "        level: typed\n        namespaces:\n        - shop\n        - 'kube-*'\n"
+        "    - name: other\n      extension: {}\n"
+        "clusters:\n- name: c\n  cluster:\n    server: https://10.0.0.1:6443\n"
+        "    extensions:\n    - name: kubesafe\n      extension:\n        environment: prod\n"
+    )
+    assert check(text)
+    data = parse_bytes(text.encode())
+    assert data["contexts"]["prod"][3] == {
+        "environment": "production",
+        "level": "typed",
+        "namespaces": ["shop", "kube-*"],
+    }
+    assert data["clusters"]["c"][1] == {"environment": "prod"}
+
+
+def test_the_terminals_own_file_is_read_by_the_scanner(tmp_path: Any) -> None:
+    """Its guard entries once sent it to PyYAML: half a second at a thousand of them."""
+    from kubesafe.shell.session import SessionFile, ShadowContext, render_session_file
+
+    contexts = {
+        f"ctx-{i}": ShadowContext(f"arn:aws:eks:eu-west-1:1:cluster/c-{i}", f"user-{i}", "", None)
+        for i in range(50)
+    }
+    guarded = {name: f"https://127.0.0.1:41877/{name}-1234" for name in list(contexts)[:40]}
+    text = render_session_file(SessionFile("ctx-3", contexts, (), guarded, str(tmp_path)))
+    assert check(text)
+    data = parse_bytes(text.encode())
+    assert data["clusters"]["kubesafe-guard/ctx-7"][1] == {
+        "guard": {"context": "ctx-7", "cluster": contexts["ctx-7"].cluster, "user": "user-7"}
+    }
+    # A copy of a user's own extension is written as JSON (flow style): the full parser's.
+    contexts["odd"] = ShadowContext("c", "u", "team-a", {"level": "confirm"})
+    text = render_session_file(SessionFile("ctx-3", contexts, (), guarded, str(tmp_path)))
+    assert scan(text.encode()) is None
+    assert parse_bytes(text.encode())["contexts"]["odd"][3] == {"level": "confirm"}
 
 
 def test_errors_are_the_full_parsers_own() -> None:
