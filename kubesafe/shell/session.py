@@ -23,6 +23,7 @@ import os
 import time
 
 from kubesafe import paths
+from kubesafe.guard import pids
 from kubesafe.kubeconfig.parse import EXTENSION_NAME, KubeconfigError, parse_bytes
 from kubesafe.kubeconfig.resolve import (
     GUARD_PREFIX,
@@ -239,18 +240,6 @@ def write_session_file(path: str, state: SessionFile) -> None:
         raise SessionError(f"cannot write this terminal's kubeconfig: {exc}") from None
 
 
-def _pid_alive(pid: int) -> bool:
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:
-        return True
-    except OSError:
-        return True
-    return True
-
-
 def _owner_pid(name: str) -> int | None:
     head = name.partition("-")[0]
     return int(head) if head.isdigit() else None
@@ -292,7 +281,7 @@ def sweep(env: Mapping[str, str]) -> list[str]:
         return rescued
     for name in names:
         pid = _owner_pid(name)
-        if pid is None or _pid_alive(pid):
+        if pid is None or pids.alive(pid):
             continue
         saved = end_session(os.path.join(root, name))
         if saved:
