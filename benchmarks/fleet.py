@@ -52,6 +52,7 @@ from benchmarks.report import (  # noqa: E402
     row,
     run_main,
 )
+from kubesafe.shell.names import SESSION_VARIABLE  # noqa: E402
 from tests.support.kubectl_binaries import kubectl_binary  # noqa: E402
 
 BIN = Path(sys.executable).parent
@@ -260,7 +261,7 @@ def integrated_terminal(env: dict[str, str]) -> dict[str, str]:
     if done.returncode:
         raise BenchmarkError(f"cannot start a terminal session: {done.stderr.strip()[-300:]}")
     directory, kubeconfig = done.stdout.split()
-    return {**env, "KUBECONFIG": kubeconfig, "KUBESAFE_SESSION": directory}
+    return {**env, "KUBECONFIG": kubeconfig, SESSION_VARIABLE: directory}
 
 
 def prompt_blocking(

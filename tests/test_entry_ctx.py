@@ -16,6 +16,7 @@ import pytest
 
 from kubesafe.shell import session
 from kubesafe.shell.names import SESSION_VARIABLE
+from tests.support.cli_world import cli_world
 
 # Both runners let the parsed-file cache keep files this young, so that a warm call
 # is warm here too (the cache's racy-file wait would otherwise parse the policy again).
@@ -93,23 +94,7 @@ STEPS = [
 
 
 def _world(root: Path, config: str) -> dict[str, str]:
-    home = root / "home"
-    (home / ".kube").mkdir(parents=True)
-    (home / ".kube" / "config").write_text(config)
-    policy = home / "policy.yaml"
-    policy.write_text("rules:\n  - context: prod\n")
-    return {
-        "HOME": str(home),
-        "PATH": os.environ.get("PATH", ""),
-        "LANG": "C.UTF-8",
-        "KUBECONFIG": str(home / ".kube" / "config"),
-        "KUBESAFE_CONFIG": str(policy),
-        "KUBESAFE_GUARD": "off",
-        "XDG_CONFIG_HOME": str(home / ".config"),
-        "XDG_CACHE_HOME": str(root / "cache"),
-        "XDG_STATE_HOME": str(root / "state"),
-        "PROBE": str(root / "probe"),
-    }
+    return cli_world(root, config, "rules:\n  - context: prod\n")
 
 
 def _run(code: str, env: dict[str, str], args: list[str], root: Path) -> tuple[object, ...]:

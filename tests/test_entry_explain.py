@@ -8,14 +8,17 @@ must reach click.
 
 from __future__ import annotations
 
-import os
+import shlex
 import subprocess
 import sys
 from pathlib import Path
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from kubesafe.commands.explain_entry import parse
+from tests.support.cli_world import cli_world
 
 _SETUP = "import os, sys; sys.argv[0] = 'kubesafe'\n"
 FAST = _SETUP + (
@@ -63,22 +66,7 @@ STEPS = [
 
 
 def _world(root: Path, policy: str) -> dict[str, str]:
-    home = root / "home"
-    (home / ".kube").mkdir(parents=True)
-    (home / ".kube" / "config").write_text(CONFIG)
-    (home / "policy.yaml").write_text(policy)
-    return {
-        "HOME": str(home),
-        "PATH": os.environ.get("PATH", ""),
-        "LANG": "C.UTF-8",
-        "KUBECONFIG": str(home / ".kube" / "config"),
-        "KUBESAFE_CONFIG": str(home / "policy.yaml"),
-        "KUBESAFE_GUARD": "off",
-        "XDG_CONFIG_HOME": str(home / ".config"),
-        "XDG_CACHE_HOME": str(root / "cache"),
-        "XDG_STATE_HOME": str(root / "state"),
-        "PROBE": str(root / "probe"),
-    }
+    return cli_world(root, CONFIG, policy)
 
 
 def _run(code: str, env: dict[str, str], args: list[str]) -> tuple[int, str, str, bool]:
@@ -146,3 +134,12 @@ def test_help_and_odd_forms_go_to_click(tmp_path: Path, args: list[str]) -> None
 )
 def test_parse_reads_as_click(args: list[str], flags: set[str], words: list[str]) -> None:
     assert parse(args) == (frozenset(flags), words)
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.lists(st.text(max_size=8) | st.sampled_from(["", "a b", "it's", "x=y", "é", "-n"])))
+def test_the_command_line_is_quoted_as_shlex_quotes_it(words: list[str]) -> None:
+    """explain quotes without shlex (which imports re); the output must not change."""
+    from kubesafe.commands.explain import _shell_join
+
+    assert _shell_join(words) == shlex.join(words)

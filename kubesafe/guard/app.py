@@ -22,6 +22,7 @@ from kubesafe.guard import layout as layout_module
 from kubesafe.guard.gate import Gate
 from kubesafe.guard.layout import Layout, context_id
 from kubesafe.guard.lifts import LiftBook
+from kubesafe.guard.pids import alive
 from kubesafe.guard.server import HEAD_TIMEOUT, GuardedContext, GuardServer
 from kubesafe.guard.tls import certificates_present, make_certificates, server_context
 from kubesafe.guard.upstream import KubectlProxy, die_with_parent
@@ -163,18 +164,9 @@ async def _watch(shell_pid: int, keeper: int, stopping: asyncio.Event) -> None:
         return
     while True:
         await asyncio.sleep(1.0)
-        if keeper and os.getppid() != keeper:
+        if (keeper and os.getppid() != keeper) or (shell_pid > 0 and not alive(shell_pid)):
             stopping.set()
             return
-        if shell_pid <= 0:
-            continue
-        try:
-            os.kill(shell_pid, 0)
-        except ProcessLookupError:
-            stopping.set()
-            return
-        except OSError:
-            pass
 
 
 def run_guard(config: GuardConfig, ready: Callable[[int], None] | None = None) -> None:

@@ -94,14 +94,10 @@ class GuardServer:
         self, ssl_context: ssl.SSLContext, port: int = 0, sock: socket.socket | None = None
     ) -> int:
         """Listen on 127.0.0.1:port, or on ``sock`` (bound by the keeper)."""
-        if sock is not None:
-            self._server = await asyncio.start_server(
-                self._connection, sock=sock, ssl=ssl_context, limit=MAX_HEAD_BYTES
-            )
-        else:
-            self._server = await asyncio.start_server(
-                self._connection, "127.0.0.1", port, ssl=ssl_context, limit=MAX_HEAD_BYTES
-            )
+        where = {"sock": sock} if sock is not None else {"host": "127.0.0.1", "port": port}
+        self._server = await asyncio.start_server(
+            self._connection, ssl=ssl_context, limit=MAX_HEAD_BYTES, **where
+        )
         return int(self._server.sockets[0].getsockname()[1])
 
     async def serve_forever(self) -> None:
