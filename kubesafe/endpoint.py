@@ -29,6 +29,7 @@ from __future__ import annotations
 
 import os
 
+from kubesafe import reads
 from kubesafe.record import Record
 
 TYPE_CHECKING = False  # typing costs an import on the hot path; mypy treats this as True
@@ -281,10 +282,12 @@ class Hosts:
 
 
 _hosts: Hosts | None = None
+# The hosts file's identity when it was read, for the resolution memo (kubesafe.reads).
+_hosts_identity: reads.FileIdentity = None
 
 
 def hosts() -> Hosts:
-    global _hosts
+    global _hosts, _hosts_identity
     if _hosts is None:
         machine = os.uname().nodename if hasattr(os, "uname") else ""
         try:
@@ -292,16 +295,21 @@ def hosts() -> Hosts:
                 st = os.fstat(handle.fileno())
                 content = handle.read(1 << 20)
             signature = f"{st.st_dev}:{st.st_ino}:{st.st_size}:{st.st_mtime_ns}:{machine}"
+            _hosts_identity = reads.identity_of(st)
         except OSError:
             content, signature = "", f"none:{machine}"
+            _hosts_identity = reads.file_identity(HOSTS_FILE)
         _hosts = Hosts(content, machine, signature)
+    reads.note(HOSTS_FILE, _hosts_identity)
     return _hosts
 
 
 def reset_hosts(value: Hosts | None = None) -> None:
     """For tests: use ``value`` (or re-read the hosts file on next use)."""
-    global _hosts
+    global _hosts, _hosts_identity
     _hosts = value
+    # Made-up hosts are no file's content: nothing resolved with them is memoized.
+    _hosts_identity = reads.UNKNOWN
 
 
 def canonical_urls(url: str) -> tuple[str, ...]:
@@ -442,5 +450,6 @@ def _read_ca(path: str) -> str:
 def file_ca_digest(path: str, index: FileIndex | None) -> str:
     """The CA file's content digest, remembered while the file is unchanged."""
     if index is None:
+        reads.note_now(path)
         return _read_ca(path)
     return index.computed(path, "ca-digest", _read_ca)

@@ -20,7 +20,7 @@ from __future__ import annotations
 import marshal
 import os
 
-from kubesafe import paths
+from kubesafe import paths, reads
 
 TYPE_CHECKING = False  # typing costs an import on the hot path; mypy treats this as True
 if TYPE_CHECKING:
@@ -43,6 +43,8 @@ MAX_MEMOS = 64
 _POLICY_KINDS = frozenset({"context", "context-regex", "server"})
 
 _loaded: dict[tuple[str, str], Entry] | None = None
+# The file's identity when it was loaded, for the resolution memo (kubesafe.reads).
+_loaded_identity: Any = None
 
 
 def state_path() -> str:
@@ -51,9 +53,10 @@ def state_path() -> str:
 
 def entries() -> dict[tuple[str, str], Entry]:
     """(kubeconfig file, context) -> what identifies its endpoint and protects it."""
-    global _loaded
+    global _loaded, _loaded_identity
     if _loaded is None:
         _loaded = {}
+        _loaded_identity = reads.file_identity(state_path())
         content = paths.read_private(state_path())
         if content is not None:
             try:
@@ -63,6 +66,7 @@ def entries() -> dict[tuple[str, str], Entry]:
             valid = isinstance(payload, tuple) and len(payload) == 2 and payload[0] == _HEADER
             if valid and isinstance(payload[1], dict):
                 _loaded = payload[1]
+    reads.note(state_path(), _loaded_identity)
     return _loaded
 
 
@@ -164,6 +168,7 @@ def _inputs_digest(policy: Policy, merged: Merged) -> bytes | None:
     ca_files = sorted({tls[1] for tls in merged.cluster_tls.values() if tls[1]})
     stats = []
     for name in ca_files:
+        reads.note_now(name)  # whether the memory is refreshed depends on it
         try:
             st = os.stat(name)
             stats.append((name, st.st_dev, st.st_ino, st.st_size, st.st_mtime_ns))

@@ -7,12 +7,26 @@ Subclasses list their fields in ``__slots__`` and assign them in ``__init__``.
 
 from __future__ import annotations
 
+TYPE_CHECKING = False  # typing costs an import on the hot path; mypy treats this as True
+if TYPE_CHECKING:
+    from typing import TypeVar
+
+    R = TypeVar("R", bound="Record")
+
 
 class Record:
     __slots__: tuple[str, ...] = ()
 
     def values(self) -> tuple[object, ...]:
         return tuple(getattr(self, name) for name in self.__slots__)
+
+    @classmethod
+    def from_values(cls: type[R], values: tuple[object, ...]) -> R:
+        """The record whose ``values()`` are ``values`` (for records kept in marshal files)."""
+        record = cls.__new__(cls)
+        for name, value in zip(cls.__slots__, values, strict=True):
+            setattr(record, name, value)
+        return record
 
     def __eq__(self, other: object) -> bool:
         return (

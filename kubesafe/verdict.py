@@ -8,7 +8,9 @@ and decides; the strictest reading wins.
 
 from __future__ import annotations
 
-from kubesafe import protected_endpoints
+import time
+
+from kubesafe import protected_endpoints, reads, resolution_memo
 from kubesafe.classification import LOCAL, Classification, strictest
 from kubesafe.kubeconfig.cache import FileIndex
 from kubesafe.kubeconfig.resolve import (
@@ -23,6 +25,7 @@ from kubesafe.policy import (
     NONE,
     Policy,
     Protection,
+    Rule,
     endpoint_rules,
     level_rank,
     load_policy,
@@ -33,6 +36,7 @@ from kubesafe.record import Record
 TYPE_CHECKING = False  # typing costs an import on the hot path; mypy treats this as True
 if TYPE_CHECKING:
     from collections.abc import Callable, Mapping
+    from typing import Any
 
     from kubesafe.kubeconfig.resolve import Merged
 
@@ -157,37 +161,33 @@ def judge(
     classification = strictest([case.classification for case in cases])
     targets: list[Target] = []
     policy: Policy | None = None
+    loaded: Policy | None = None
     best: tuple[Protection, Target | None] = (_UNPROTECTED, None)
     if classification.category != LOCAL:
         for case in cases:
-            misses = index.misses
+            if loaded is None:
+                loaded = load_policy(env, index)
             try:
-                merged = load_merged(case.overrides, env, index)
-                if case.resolver is None:
-                    target = resolve_merged(merged, case.overrides, env)
-                else:
-                    target = case.resolver(merged, case.overrides)
+                resolved = _resolve(case, loaded, env, index)
             except ResolveError as exc:
                 resolve_error = resolve_error or str(exc)
                 continue
+            target = resolved.target
             if target not in targets:
                 targets.append(target)
-            if policy is None:
-                policy = load_policy(env, index)
-            if index.misses > misses:
-                # Slow path: a file was parsed again, so its protected contexts may be new.
-                protected_endpoints.refresh(policy, merged, index)
-                protected_endpoints.refresh_defaults(policy, env, index, merged.files)
+            policy = loaded
             found = protection(
                 policy,
                 target,
                 mutating=case.classification.mutating,
                 destructive=case.classification.destructive,
                 namespaces=_bind(case.namespaces, target.namespace),
-                endpoints=endpoint_rules(policy, merged, target, index),
+                endpoints=resolved.endpoints,
             )
-            if found.protected:
-                protected_endpoints.remember(policy, merged, target, index)
+            if resolved.merged is not None:
+                if found.protected:
+                    protected_endpoints.remember(policy, resolved.merged, target, index)
+                resolved.keep()
             if _outranks(found, best[0]):
                 best = (found, target)
     decision, reason, overridable = _decide(
@@ -204,6 +204,68 @@ def judge(
         decision_reason=reason,
         overridable=overridable and best[1] is not None,
     )
+
+
+class Resolved(Record):
+    """A case's target and the rules lent to its endpoint, fresh or from the memo."""
+
+    __slots__ = ("endpoints", "key", "merged", "recorded", "started", "target")
+
+    def __init__(
+        self,
+        target: Target,
+        endpoints: tuple[Rule, ...],
+        merged: Merged | None = None,
+        key: tuple[Any, ...] | None = None,
+        recorded: reads.Reads | None = None,
+        started: int = 0,
+    ) -> None:
+        self.target = target
+        self.endpoints = endpoints
+        # The merged kubeconfig when resolved afresh (None: answered by the memo).
+        self.merged = merged
+        self.key = key
+        self.recorded = recorded
+        self.started = started
+
+    def keep(self) -> None:
+        """Store a fresh answer in the memo (after ``remember``: its write voids the entry)."""
+        if self.key is not None and self.recorded is not None:
+            answer = (self.target.values(), tuple(rule.values() for rule in self.endpoints))
+            resolution_memo.store(self.key, self.recorded, answer, self.started)
+
+
+def _resolve(case: Case, policy: Policy, env: Mapping[str, str], index: FileIndex) -> Resolved:
+    """The case's target and endpoint rules: from the memo while its inputs hold."""
+    key = resolution_memo.key_for(case.overrides, policy) if case.resolver is None else None
+    if key is not None:
+        answer = resolution_memo.lookup(key, env)
+        if answer is not None:
+            target_values, rule_values = answer
+            rules = tuple(Rule.from_values(values) for values in rule_values)
+            return Resolved(Target.from_values(target_values), rules)
+    recorded = reads.Reads() if key is not None else None
+    started = time.time_ns()
+    view: Mapping[str, str] = env
+    if recorded is not None:
+        view = reads.RecordingEnv(env)
+        reads.start(recorded)
+    try:
+        misses = index.misses
+        merged = load_merged(case.overrides, view, index)
+        if case.resolver is None:
+            target = resolve_merged(merged, case.overrides, view)
+        else:
+            target = case.resolver(merged, case.overrides)
+        if index.misses > misses:
+            # Slow path: a file was parsed again, so its protected contexts may be new.
+            protected_endpoints.refresh(policy, merged, index)
+            protected_endpoints.refresh_defaults(policy, view, index, merged.files)
+        endpoints = endpoint_rules(policy, merged, target, index)
+    finally:
+        if recorded is not None:
+            reads.stop(recorded)
+    return Resolved(target, endpoints, merged, key, recorded, started)
 
 
 def _bind(

@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import os
 
+from kubesafe import reads
 from kubesafe.kubeconfig.cache import FileIndex, FileReadError, NotRegularFile
 from kubesafe.kubeconfig.parse import KubeconfigError, file_problem, parse_bytes
 from kubesafe.record import Record
@@ -299,11 +300,12 @@ def merge(files: list[tuple[str, FileData]]) -> Merged:
 
 
 def _in_cluster_possible(env: Mapping[str, str]) -> bool:
-    return bool(
-        env.get("KUBERNETES_SERVICE_HOST")
-        and env.get("KUBERNETES_SERVICE_PORT")
-        and os.path.exists(os.path.join(SERVICE_ACCOUNT_DIR, "token"))
-    )
+    if not (env.get("KUBERNETES_SERVICE_HOST") and env.get("KUBERNETES_SERVICE_PORT")):
+        return False
+    token = os.path.join(SERVICE_ACCOUNT_DIR, "token")
+    found = reads.file_identity(token)
+    reads.note(token, found)
+    return found is not None and found != reads.UNKNOWN
 
 
 def _in_cluster_server(env: Mapping[str, str]) -> str:
@@ -316,8 +318,10 @@ def _in_cluster_server(env: Mapping[str, str]) -> str:
 def _in_cluster_namespace(env: Mapping[str, str]) -> str:
     if env.get("POD_NAMESPACE"):
         return env["POD_NAMESPACE"]
+    path = os.path.join(SERVICE_ACCOUNT_DIR, "namespace")
+    reads.note_now(path)
     try:
-        with open(os.path.join(SERVICE_ACCOUNT_DIR, "namespace"), encoding="utf-8") as handle:
+        with open(path, encoding="utf-8") as handle:
             namespace = handle.read().strip()
     except (OSError, UnicodeDecodeError):
         namespace = ""

@@ -461,7 +461,7 @@ def _remember_written(index: FileIndex, path: str, written: bytes, data: FileDat
         return parse_bytes(content, index.memo("kubeconfig-sections", path))
 
     # The entry of the file replaced is stale, and FileIndex.read would look no further.
-    index.entries.pop(("kubeconfig", path), None)
+    index.forget("kubeconfig", path)
     try:
         index.read(path, "kubeconfig", parse)
     except (KubeconfigError, FileReadError):

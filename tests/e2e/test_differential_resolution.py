@@ -7,6 +7,10 @@ random spellings and positions. Real kubectl then runs ``get pods`` against a
 recording fake API server: the request it sends is the truth for server,
 namespace and user, and ``kubectl config view --minify`` is the truth for the
 context. ``kubesafe explain --json`` must agree, or fail where kubectl fails.
+
+Each case is planned twice, as two kubesafe processes would: the second answer
+comes from the resolution memo (``kubesafe.resolution_memo``) and is the one
+compared with kubectl, after it is shown equal to the first.
 """
 
 from __future__ import annotations
@@ -22,6 +26,7 @@ from typing import Any
 import pytest
 import yaml
 
+from kubesafe import endpoint, protected_endpoints, resolution_memo
 from kubesafe.commands.explain import plan_to_json
 from kubesafe.kubeconfig.cache import FileIndex
 from kubesafe.kubectl.plan import make_plan
@@ -194,16 +199,42 @@ def _generated_cases(tmp_path: Path, apiserver: FakeAPIServer) -> list[tuple[Cas
     return cases
 
 
+def _planned_twice(argv: list[str], env: dict[str, str], cache: Path) -> dict[str, Any]:
+    """The second of two plans (the memo's answer), shown equal to the first."""
+    reports = []
+    for _ in range(2):
+        protected_endpoints.forget_loaded()
+        resolution_memo.forget_loaded()
+        endpoint.reset_hosts()
+        reports.append(plan_to_json(make_plan(argv, env, FileIndex(str(cache)))))
+    assert reports[0] == reports[1], argv
+    return reports[1]
+
+
 def test_resolution_matches_real_kubectl(
-    tmp_path: Path, tls_apiserver: FakeAPIServer, kubectl33: Path
+    tmp_path: Path, tls_apiserver: FakeAPIServer, kubectl33: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     apiserver = tls_apiserver
     outcomes = {"request": 0, "error": 0, "elsewhere": 0, "prompted": 0}
+    # Every file here is written once: no two versions can share an identity, so the
+    # memo may keep answers at once (it waits RACY_SECONDS for files that may change).
+    monkeypatch.setattr(resolution_memo, "RACY_SECONDS", 0)
+    real_lookup = resolution_memo.lookup
+    hits: list[object] = []
+
+    def lookup(key: Any, env: Any) -> Any:
+        answer = real_lookup(key, env)
+        if answer is not None:
+            hits.append(key)
+        return answer
+
+    monkeypatch.setattr(resolution_memo, "lookup", lookup)
+    resolved = 0
     for case, argv in _generated_cases(tmp_path, apiserver):
         apiserver.clear()
         result = _kubectl(kubectl33, [*argv, "-v=6", "--request-timeout=5s"], case.env)
-        plan = make_plan(argv, case.env, FileIndex(str(tmp_path / f"cache{case.index}")))
-        report = plan_to_json(plan)
+        report = _planned_twice(argv, case.env, tmp_path / f"cache{case.index}")
+        resolved += "error" not in report
         where = (
             f"case {case.index}: kubectl {' '.join(argv)} (KUBECONFIG={case.env.get('KUBECONFIG')})"
         )
@@ -248,6 +279,8 @@ def test_resolution_matches_real_kubectl(
                 where
             )
         outcomes["request"] += 1
+    # Every resolvable case was answered by the memo the second time.
+    assert len(hits) == resolved, (len(hits), resolved)
     # The generator must exercise every outcome substantially.
     assert outcomes["request"] > CASES // 3, outcomes
     assert outcomes["error"] > 10 and outcomes["elsewhere"] > 5, outcomes

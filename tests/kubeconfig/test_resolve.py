@@ -365,7 +365,7 @@ def test_cache_is_used_for_settled_files_and_never_for_changed_ones(
     first = FileIndex(str(cache))
     assert first.read(str(path), "kubeconfig", parse_bytes) is not None and first.misses == 1
     first.save()
-    assert cache.stat().st_mode & 0o777 == 0o600
+    assert Path(first.paths[1]).stat().st_mode & 0o777 == 0o600
     second = FileIndex(str(cache))
     data = second.read(str(path), "kubeconfig", parse_bytes)
     assert second.hits == 1 and data is not None and data["current_context"] == "x"
@@ -384,7 +384,7 @@ def test_recently_modified_files_are_not_cached(tmp_path: Path) -> None:
     index = FileIndex(str(cache))
     index.read(str(path), "kubeconfig", parse_bytes)
     index.save()
-    assert not cache.exists()
+    assert not any(Path(saved).exists() for saved in index.paths)
 
 
 def test_a_young_file_parsed_once_beside_an_older_saved_entry(tmp_path: Path) -> None:
@@ -417,7 +417,7 @@ def test_cache_holds_no_credentials(tmp_path: Path, settle_instantly: None) -> N
     index = FileIndex(str(cache))
     index.read(str(path), "kubeconfig", parse_bytes)
     index.save()
-    content = cache.read_bytes()
+    content = Path(index.paths[1]).read_bytes()
     assert b"SECRET" not in content and b"https://prod.example" in content
 
 
@@ -428,7 +428,7 @@ def test_cache_writable_by_others_is_ignored(tmp_path: Path, settle_instantly: N
     index = FileIndex(str(cache))
     index.read(str(path), "kubeconfig", parse_bytes)
     index.save()
-    os.chmod(cache, 0o666)
+    os.chmod(index.paths[1], 0o666)
     again = FileIndex(str(cache))
     again.read(str(path), "kubeconfig", parse_bytes)
     assert again.hits == 0 and again.misses == 1
@@ -452,6 +452,30 @@ def test_resolve_uses_the_platform_cache_dir(
     )
     _age(path)
     resolve(Overrides(), env_for(tmp_path, KUBECONFIG=str(path)))
-    cache = isolated_home / ".cache" / "kubesafe" / "parsed-files.marshal"
+    cache = isolated_home / ".cache" / "kubesafe" / "parsed-files-kubeconfigs.marshal"
     assert cache.exists()
     assert (cache.parent.stat().st_mode & 0o777) == 0o700
+
+
+def test_kubeconfig_entries_are_loaded_only_when_asked_for(
+    tmp_path: Path, settle_instantly: None
+) -> None:
+    """A call answered without the kubeconfig (policy, versions) must not load its entries."""
+    path = write(tmp_path / "config", kubeconfig(contexts={}, current="x"))
+    policy = tmp_path / "policy.yaml"
+    policy.write_text("rules: []\n")
+    _age(path)
+    _age(policy)
+    cache = tmp_path / "cache.marshal"
+    first = FileIndex(str(cache))
+    first.read(str(path), "kubeconfig", parse_bytes)
+    first.read(str(policy), "policy", lambda content: {"size": len(content)})
+    first.save()
+    assert all(Path(saved).exists() for saved in first.paths)
+    Path(first.paths[1]).write_bytes(b"\x00garbage, but never read")
+    os.chmod(first.paths[1], 0o600)
+    second = FileIndex(str(cache))
+    assert second.read(str(policy), "policy", lambda content: {"size": -1}) == {"size": 10}
+    assert second.hits == 1
+    data = second.read(str(path), "kubeconfig", parse_bytes)
+    assert data is not None and second.misses == 1  # the garbage was ignored
