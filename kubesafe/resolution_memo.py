@@ -6,8 +6,9 @@ command goes, which other contexts' rules reach that endpoint) is the same as on
 the call before. So ``verdict.judge`` keeps each answer here with what it was
 computed from:
 
-* the key: the flags that pick the target (``Overrides``), the policy's rules,
-  the working directory, the user, the machine name and kubesafe's directories;
+* the key: the flags that pick the target (``Overrides``), the policy's path,
+  rules, environments and error, the working directory, the user, the machine
+  name and kubesafe's directories;
 * every file the resolution read (kubeconfig files, missing ones included, CA
   files, the hosts file, the protected-endpoints memory, the service account
   files), with its identity then: device, inode, size, mtime, ctime and mode;
@@ -57,11 +58,16 @@ def key_for(overrides: Overrides, policy: Policy) -> tuple[Any, ...] | None:
         return None  # client-go's home directory search there stats files of its own
     try:
         cwd = os.getcwd()
-    except OSError:
+        # marshal version 2: later versions mark shared objects, spelling equal dicts apart.
+        environments = marshal.dumps(policy.environments, 2)
+    except (OSError, ValueError):
         return None
     return (
         overrides.values(),
+        # What of the policy the resolution and the endpoint memory's refresh read.
+        policy.path,
         tuple(rule.values() for rule in policy.rules),
+        environments,
         policy.error,
         cwd,
         os.getuid(),
@@ -126,4 +132,10 @@ def store(key: tuple[Any, ...], recorded: reads.Reads, answer: Any, started_ns: 
     table[key] = (tuple(recorded.environment.items()), tuple(recorded.files.items()), answer)
     while len(table) > MAX_ENTRIES:
         del table[next(iter(table))]
-    return paths.write_private(memo_path(), marshal.dumps((_HEADER, table)))
+    try:
+        content = marshal.dumps((_HEADER, table))
+    except ValueError:
+        # An extension holding what marshal cannot write (a YAML timestamp): not kept.
+        del table[key]
+        return False
+    return paths.write_private(memo_path(), content)

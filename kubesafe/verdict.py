@@ -162,13 +162,16 @@ def judge(
     targets: list[Target] = []
     policy: Policy | None = None
     loaded: Policy | None = None
+    policy_parsed = False
     best: tuple[Protection, Target | None] = (_UNPROTECTED, None)
     if classification.category != LOCAL:
         for case in cases:
             if loaded is None:
+                misses = index.misses
                 loaded = load_policy(env, index)
+                policy_parsed = index.misses > misses
             try:
-                resolved = _resolve(case, loaded, env, index)
+                resolved = _resolve(case, loaded, env, index, policy_parsed)
             except ResolveError as exc:
                 resolve_error = resolve_error or str(exc)
                 continue
@@ -235,8 +238,13 @@ class Resolved(Record):
             resolution_memo.store(self.key, self.recorded, answer, self.started)
 
 
-def _resolve(case: Case, policy: Policy, env: Mapping[str, str], index: FileIndex) -> Resolved:
-    """The case's target and endpoint rules: from the memo while its inputs hold."""
+def _resolve(
+    case: Case, policy: Policy, env: Mapping[str, str], index: FileIndex, policy_parsed: bool
+) -> Resolved:
+    """The case's target and endpoint rules: from the memo while its inputs hold.
+
+    ``policy_parsed``: the policy file was parsed again for this call (the slow path).
+    """
     key = resolution_memo.key_for(case.overrides, policy) if case.resolver is None else None
     if key is not None:
         answer = resolution_memo.lookup(key, env)
@@ -257,7 +265,7 @@ def _resolve(case: Case, policy: Policy, env: Mapping[str, str], index: FileInde
             target = resolve_merged(merged, case.overrides, view)
         else:
             target = case.resolver(merged, case.overrides)
-        if index.misses > misses:
+        if policy_parsed or index.misses > misses:
             # Slow path: a file was parsed again, so its protected contexts may be new.
             protected_endpoints.refresh(policy, merged, index)
             protected_endpoints.refresh_defaults(policy, view, index, merged.files)

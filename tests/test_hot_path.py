@@ -29,6 +29,7 @@ HEAVY = [
     "colorama",
     "platformdirs",
     "packaging",
+    "collections",
 ]
 
 # No json or re in the probe itself: it must not load what it looks for.
@@ -37,7 +38,10 @@ import sys
 events = []
 sys.addaudithook(lambda event, args: events.append(event) if event.startswith("socket.") else None)
 import kubesafe.kubeconfig.cache as filecache
+import kubesafe.resolution_memo as memo
 filecache.RACY_SECONDS = 0
+if sys.argv[3] == "memo":
+    memo.RACY_SECONDS = 0  # the files are written once: no identity can be reused
 from kubesafe.kubectl.plan import make_plan
 argvs = [argv.split("\\x1f") for argv in sys.argv[1].split("\\x1e")]
 heavy = sys.argv[2].split(",")
@@ -50,10 +54,12 @@ print(" ".join(events))
 """
 
 
-def _probe(env: dict[str, str], argvs: list[list[str]]) -> dict[str, list[str]]:
+def _probe(
+    env: dict[str, str], argvs: list[list[str]], memo: bool = False
+) -> dict[str, list[str]]:
     encoded = "\x1e".join("\x1f".join(argv) for argv in argvs)
     result = subprocess.run(
-        [sys.executable, "-c", PROBE, encoded, ",".join(HEAVY)],
+        [sys.executable, "-c", PROBE, encoded, ",".join(HEAVY), "memo" if memo else "-"],
         env=env,
         capture_output=True,
         text=True,
@@ -95,6 +101,11 @@ def test_warm_cache_loads_no_heavy_module_and_opens_no_socket(tmp_path: Path) ->
     assert warm["decisions"] == ["allow", "allow", "confirm", "allow"]
     assert [m for m in warm["loaded"] if m.split(".")[0] in HEAVY] == []
     assert warm["socket"] == []
+    _probe(env, argvs, memo=True)  # keeps the answers
+    remembered = _probe(env, argvs, memo=True)  # answered by the resolution memo
+    assert remembered["decisions"] == warm["decisions"]
+    assert [m for m in remembered["loaded"] if m.split(".")[0] in HEAVY] == []
+    assert Path(tmp_path / "cache" / "kubesafe" / "resolutions.marshal").exists()
 
 
 def test_warm_cache_with_a_kuberc_loads_no_heavy_module(tmp_path: Path) -> None:
@@ -144,7 +155,10 @@ def test_entry_point_does_not_import_click_for_the_shim() -> None:
 HELM_PROBE = """
 import sys
 import kubesafe.kubeconfig.cache as filecache
+import kubesafe.resolution_memo as memo
 filecache.RACY_SECONDS = 0
+if sys.argv[3] == "memo":
+    memo.RACY_SECONDS = 0  # the files are written once: no identity can be reused
 from kubesafe.helm.plan import make_helm_plan
 import kubesafe.helm.shim
 argvs = [argv.split("\\x1f") for argv in sys.argv[1].split("\\x1e")]
@@ -184,7 +198,7 @@ def test_helm_warm_cache_loads_no_heavy_module(tmp_path: Path) -> None:
     results = []
     for _ in range(2):  # the first run fills the cache
         result = subprocess.run(
-            [sys.executable, "-c", HELM_PROBE, encoded, ",".join(HEAVY)],
+            [sys.executable, "-c", HELM_PROBE, encoded, ",".join(HEAVY), "-"],
             env=env,
             capture_output=True,
             text=True,
@@ -250,7 +264,10 @@ def test_shim_parses_argv_once(tmp_path: Path, monkeypatch) -> None:
 GUARDED_PROBE = """
 import os, sys
 import kubesafe.kubeconfig.cache as filecache
+import kubesafe.resolution_memo as memo
 filecache.RACY_SECONDS = 0
+if sys.argv[3] == "memo":
+    memo.RACY_SECONDS = 0  # the files are written once: no identity can be reused
 from kubesafe.kubectl.plan import make_plan
 from kubesafe.kubectl import shim
 heavy = sys.argv[2].split(",")
@@ -292,7 +309,7 @@ def test_a_guarded_context_in_a_terminal_stays_on_the_hot_path(tmp_path: Path) -
 
     def probe() -> list[str]:
         result = subprocess.run(
-            [sys.executable, "-c", GUARDED_PROBE, "get pods", ",".join(HEAVY)],
+            [sys.executable, "-c", GUARDED_PROBE, "get pods", ",".join(HEAVY), "-"],
             env=env,
             capture_output=True,
             text=True,

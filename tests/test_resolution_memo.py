@@ -50,6 +50,8 @@ POLICIES = [
     "rules:\n  - context: 'stage*'\n    environment: staging\n",
     "rules: []\n",
     "rules:\n  - context: prod\n  - context: sandbox\n    namespaces: [payments]\n",
+    "rules:\n  - context: 'stage*'\n    environment: staging\n"
+    "environments:\n  staging: {write: none, destructive: none}\n",
 ]
 COMMANDS = [["get", "pods"], ["delete", "pod", "web"], ["scale", "deploy/web", "--replicas=2"]]
 # Environment variables that pick kubesafe's own directories, which are in the memo's key.
@@ -378,12 +380,12 @@ def _own_files(path: str) -> bool:
 def _audited_resolve(watch: Watch, failures: list[str]) -> Callable[..., Any]:
     real = verdict._resolve
 
-    def resolve_watched(case: Any, policy: Any, env: Any, index: Any) -> Any:
+    def resolve_watched(case: Any, policy: Any, env: Any, index: Any, parsed: bool) -> Any:
         watch.files.clear()
         watch.variables.clear()
         watch.active = True
         try:
-            resolved = real(case, policy, env, index)
+            resolved = real(case, policy, env, index, parsed)
         finally:
             watch.active = False
         recorded = resolved.recorded
@@ -530,3 +532,22 @@ def test_a_changed_variable_or_file_misses(tmp_path: Path, monkeypatch: pytest.M
     assert resolution_memo.lookup(("key",), env) == "answer"
     path.write_text("two")
     assert resolution_memo.lookup(("key",), env) is None
+
+
+def test_an_extension_marshal_cannot_write_is_answered_afresh(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A YAML timestamp in an extension: nothing to keep, and no error."""
+    config = tmp_path / "config"
+    config.write_text(
+        "clusters:\n- name: c\n  cluster: {server: 'https://api.prod.example:6443'}\n"
+        "contexts:\n- name: prod\n  context:\n    cluster: c\n    extensions:\n"
+        "    - {name: kubesafe, extension: {environment: production, since: 2024-01-01}}\n"
+        "current-context: prod\n"
+    )
+    env = {"KUBECONFIG": str(config), "KUBESAFE_KUBECTL": "/bin/true", "HOME": str(tmp_path)}
+    monkeypatch.setattr(resolution_memo, "RACY_SECONDS", 0)
+    first = _outcome(["delete", "pod", "web"], env)
+    second = _outcome(["delete", "pod", "web"], env)
+    assert first == second
+    assert first[0]["decision"] != "allow"
