@@ -171,9 +171,9 @@ def _inputs_digest(policy: Policy, merged: Merged) -> bytes | None:
         reads.note_now(name)  # whether the memory is refreshed depends on it
         try:
             st = os.stat(name)
-            stats.append((name, st.st_dev, st.st_ino, st.st_size, st.st_mtime_ns))
+            stats.append((name, st.st_dev, st.st_ino, st.st_size, st.st_mtime_ns, st.st_ctime_ns))
         except OSError:
-            stats.append((name, -1, -1, -1, -1))
+            stats.append((name, -1, -1, -1, -1, -1))
     rules = [
         (r.kind, r.pattern, r.environment, r.level, tuple(r.namespaces), r.source)
         for r in policy.rules

@@ -1,0 +1,540 @@
+"""Attacks on the resolution memo: each sets up a world, gets an answer kept, changes
+something, and requires the memo's answer to equal a fresh resolution's.
+
+A fresh resolution here is the same call with the memo turned off (``key_for`` gives
+None), in a new "process" (nothing of kubesafe's loaded in memory), made right after
+the memo's answer. Most attacks keep the racy window (``RACY_SECONDS``) as it is and
+wait it out once: an answer kept only because a test shortened the window proves
+nothing about a real terminal.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import time
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+import yaml
+
+from kubesafe import endpoint, protected_endpoints, resolution_memo
+from kubesafe.commands.explain import plan_to_json
+from kubesafe.kubeconfig import resolve
+from kubesafe.kubectl.plan import make_plan
+
+PROD = "https://api.prod.example:6443"
+DEV = "https://api.dev.example:6443"
+WRITE = ["delete", "pod", "web"]
+
+
+def kubeconfig(
+    contexts: dict[str, tuple[str, str]],
+    current: str = "",
+    clusters: dict[str, dict[str, Any]] | None = None,
+) -> str:
+    """contexts: name -> (server, namespace); each context gets a cluster of its own name."""
+    bodies = dict(clusters or {})
+    for name, (server, _) in contexts.items():
+        bodies.setdefault(name, {"server": server})
+    doc: dict[str, Any] = {
+        "apiVersion": "v1",
+        "kind": "Config",
+        "clusters": [{"name": n, "cluster": body} for n, body in bodies.items()],
+        "contexts": [
+            {
+                "name": name,
+                "context": {"cluster": name, "user": "u", **({"namespace": ns} if ns else {})},
+            }
+            for name, (_, ns) in contexts.items()
+        ],
+        "users": [{"name": "u", "user": {"token": "t"}}],
+        "current-context": current or next(iter(contexts), ""),
+    }
+    return yaml.safe_dump(doc, sort_keys=False)
+
+
+class World:
+    def __init__(self, root: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+        self.root = root
+        self.monkeypatch = monkeypatch
+        self.home = root / "home"
+        (self.home / ".kube").mkdir(parents=True)
+        self.accounts = root / "serviceaccount"
+        self.accounts.mkdir()
+        self.hosts = root / "hosts"
+        self.hosts.write_text("127.0.0.1 localhost\n")
+        monkeypatch.setattr(endpoint, "HOSTS_FILE", str(self.hosts))
+        monkeypatch.setattr(resolve, "SERVICE_ACCOUNT_DIR", str(self.accounts))
+        self.policy = root / "policy.yaml"
+        self.policy.write_text("rules:\n  - context: prod\n")
+        self.here = root / "here"
+        self.here.mkdir()
+        monkeypatch.chdir(self.here)
+        self.env: dict[str, str] = {
+            "HOME": str(self.home),
+            "KUBESAFE_CONFIG": str(self.policy),
+            "KUBESAFE_KUBECTL": "/bin/true",  # no version discovery: only resolution differs
+            "PATH": "",
+        }
+        self.hits = 0
+        real_lookup = resolution_memo.lookup
+
+        def counting_lookup(key: Any, env: Any) -> Any:
+            answer = real_lookup(key, env)
+            if answer is not None:
+                self.hits += 1
+            return answer
+
+        monkeypatch.setattr(resolution_memo, "lookup", counting_lookup)
+
+    @staticmethod
+    def fresh_process() -> None:
+        protected_endpoints.forget_loaded()
+        resolution_memo.forget_loaded()
+        endpoint.reset_hosts()
+
+    def outcome(self, argv: list[str], memo: bool = True) -> Any:
+        self.fresh_process()
+        with pytest.MonkeyPatch.context() as patch:
+            if not memo:
+                patch.setattr(resolution_memo, "key_for", lambda *_: None)
+            plan = make_plan(argv, dict(self.env))
+        return (plan_to_json(plan), plan.protection, plan.targets, plan.decision, plan.guarded)
+
+    @staticmethod
+    def settle() -> None:
+        """Let every file written so far leave the racy window (ctime cannot be backdated)."""
+        time.sleep(resolution_memo.RACY_SECONDS + 0.1)
+
+    def kept(self, argv: list[str]) -> Any:
+        """Call until the memo answers (files settled first), and return its answer."""
+        self.settle()
+        self.outcome(argv)  # may store, or write kubesafe's own state (then waits again)
+        for _ in range(3):
+            before = self.hits
+            answer = self.outcome(argv)
+            if self.hits > before:
+                return answer
+            self.settle()
+        raise AssertionError("the memo never answered: the attack has nothing to attack")
+
+    def check(self, argv: list[str]) -> Any:
+        """The memo's answer now equals a fresh resolution's; returns the fresh one."""
+        remembered = self.outcome(argv)
+        fresh = self.outcome(argv, memo=False)
+        assert remembered == fresh
+        return fresh
+
+
+@pytest.fixture
+def world(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[World]:
+    yield World(tmp_path, monkeypatch)
+
+
+def same_identity_rewrite(path: Path, content: str) -> None:
+    """Replace ``path`` with ``content`` of the same size and mtime (``cp -p``, ``touch -r``)."""
+    old = path.stat()
+    assert len(content.encode()) == old.st_size
+    path.write_text(content)
+    os.utime(path, ns=(old.st_atime_ns, old.st_mtime_ns))
+
+
+def test_policy_reparsed_with_the_same_rules_still_learns_protected_endpoints(
+    world: World,
+) -> None:
+    """A re-parsed policy refreshes the endpoint memory from the default kubeconfig.
+
+    ``--kubeconfig admin.yaml`` reaches prod's server under another name. The answer
+    kept for it was computed on the fast path (nothing re-parsed), which does not read
+    ``~/.kube/config``. Then prod is added there and the policy file is saved again
+    with the same rules (a comment at the end): a fresh call re-parses the policy, refreshes the
+    memory from ``~/.kube/config`` and lends prod's rule; the memo's key (the rules)
+    is unchanged, so its hit must not skip that.
+    """
+    admin = world.root / "admin.yaml"
+    admin.write_text(kubeconfig({"admin": (PROD, "")}))
+    # Something protected elsewhere, so the first (slow) call writes the endpoint memory
+    # and its own answer is not kept: the kept one comes from the fast path.
+    default = world.home / ".kube" / "config"
+    default.write_text(kubeconfig({"prod": (DEV, "")}))
+    argv = [*WRITE, "--kubeconfig", str(admin)]
+    assert world.kept(argv)[3] == "allow"
+    default.write_text(kubeconfig({"dev": (DEV, ""), "prod": (PROD, "")}, current="dev"))
+    world.policy.write_text("rules:\n  - context: prod\n# reviewed\n")
+    assert world.check(argv)[3] == "confirm"
+
+
+def test_kubeconfig_rewritten_in_place_with_same_size_and_mtime(world: World) -> None:
+    """``touch -r`` after an edit keeps size and mtime: the ctime still tells."""
+    config = world.root / "config"
+    config.write_text(kubeconfig({"zzzz": (DEV, "")}))
+    world.env["KUBECONFIG"] = str(config)
+    assert world.kept(WRITE)[3] == "allow"
+    same_identity_rewrite(config, kubeconfig({"prod": (DEV, "")}))
+    assert world.check(WRITE)[3] == "confirm"
+
+
+def test_kubeconfig_replaced_by_a_copy_with_its_size_and_mtime(world: World) -> None:
+    """``cp -p``/``rsync -t``/``tar x`` of another file over it (the inode may be reused)."""
+    config = world.root / "config"
+    config.write_text(kubeconfig({"zzzz": (DEV, "")}))
+    world.env["KUBECONFIG"] = str(config)
+    assert world.kept(WRITE)[3] == "allow"
+    old = config.stat()
+    other = world.root / "other"
+    other.write_text(kubeconfig({"prod": (DEV, "")}))
+    os.utime(other, ns=(old.st_atime_ns, old.st_mtime_ns))
+    config.unlink()
+    shutil.copy2(other, config)
+    assert world.check(WRITE)[3] == "confirm"
+
+
+def test_symlinked_kubeconfig_pointed_elsewhere(world: World) -> None:
+    """``ln -sfn prod.yaml config``: the link's target changes, its own path does not."""
+    dev, prod = world.root / "dev.yaml", world.root / "prod.yaml"
+    dev.write_text(kubeconfig({"dev": (DEV, "")}))
+    prod.write_text(kubeconfig({"prod": (PROD, "")}))
+    link = world.root / "config"
+    link.symlink_to(dev)
+    world.env["KUBECONFIG"] = str(link)
+    assert world.kept(WRITE)[3] == "allow"
+    link.unlink()
+    link.symlink_to(prod)
+    assert world.check(WRITE)[3] == "confirm"
+
+
+def test_symlinked_directory_swapped(world: World) -> None:
+    """A directory on the path swapped (``ln -sfn``, a k8s ``..data`` link, a checkout)."""
+    for name, context in (("dev", "dev"), ("prod", "prod")):
+        (world.root / name).mkdir()
+        (world.root / name / "config").write_text(kubeconfig({context: (DEV, "")}))
+    current = world.root / "current"
+    current.symlink_to(world.root / "dev")
+    world.env["KUBECONFIG"] = str(current / "config")
+    assert world.kept(WRITE)[3] == "allow"
+    tmp = world.root / "current.new"
+    tmp.symlink_to(world.root / "prod")
+    os.replace(tmp, current)
+    assert world.check(WRITE)[3] == "confirm"
+
+
+def test_relative_kubeconfig_after_cd(world: World) -> None:
+    """``KUBECONFIG=kubeconfig`` names a file per directory: the same entry, another file."""
+    there = world.root / "there"
+    there.mkdir()
+    (world.here / "kubeconfig").write_text(kubeconfig({"dev": (DEV, "")}))
+    (there / "kubeconfig").write_text(kubeconfig({"prod": (PROD, "")}))
+    world.env["KUBECONFIG"] = "kubeconfig"
+    assert world.kept(WRITE)[3] == "allow"
+    os.chdir(there)
+    assert world.check(WRITE)[3] == "confirm"
+
+
+def test_working_directory_renamed_under_the_shell(world: World) -> None:
+    """``mv here old && mv there here``: the shell's $PWD is the same string, the files not."""
+    (world.here / "kubeconfig").write_text(kubeconfig({"dev": (DEV, "")}))
+    there = world.root / "there"
+    there.mkdir()
+    (there / "kubeconfig").write_text(kubeconfig({"prod": (PROD, "")}))
+    world.env["KUBECONFIG"] = "kubeconfig"
+    assert world.kept(WRITE)[3] == "allow"
+    os.rename(world.here, world.root / "old")
+    os.rename(there, world.here)
+    os.chdir(world.here)
+    assert world.check(WRITE)[3] == "confirm"
+
+
+def test_ca_file_content_swapped_behind_its_path(world: World) -> None:
+    """``certificate-authority: tunnel-ca.pem`` now holds prod's CA: the tunnel is prod."""
+    (world.root / "prod-ca.pem").write_text("CA-PROD\n")
+    tunnel_ca = world.root / "tunnel-ca.pem"
+    tunnel_ca.write_text("CA-TUNL\n")
+    config = world.root / "config"
+    tunnel = "https://127.0.0.1:16443"
+    config.write_text(
+        kubeconfig(
+            {"tunnel": (tunnel, ""), "prod": (PROD, "")},
+            clusters={
+                "tunnel": {"server": tunnel, "certificate-authority": "tunnel-ca.pem"},
+                "prod": {"server": PROD, "certificate-authority": "prod-ca.pem"},
+            },
+        )
+    )
+    world.env["KUBECONFIG"] = str(config)
+    assert world.kept(WRITE)[3] == "allow"
+    same_identity_rewrite(tunnel_ca, "CA-PROD\n")
+    assert world.check(WRITE)[3] == "confirm"
+
+
+def test_certificate_authority_flag_relative_to_the_working_directory(world: World) -> None:
+    """``--certificate-authority ca.pem`` is another file after ``cd``."""
+    there = world.root / "there"
+    there.mkdir()
+    (world.root / "prod-ca.pem").write_text("CA-PROD\n")
+    (world.here / "ca.pem").write_text("CA-TUNL\n")
+    (there / "ca.pem").write_text("CA-PROD\n")
+    config = world.root / "config"
+    config.write_text(
+        kubeconfig(
+            {"tunnel": ("https://127.0.0.1:16443", ""), "prod": (PROD, "")},
+            clusters={"prod": {"server": PROD, "certificate-authority": "prod-ca.pem"}},
+        )
+    )
+    world.env["KUBECONFIG"] = str(config)
+    argv = [*WRITE, "--certificate-authority", "ca.pem"]
+    assert world.kept(argv)[3] == "allow"
+    os.chdir(there)
+    assert world.check(argv)[3] == "confirm"
+
+
+def test_hosts_file_now_names_the_alias_as_prod(world: World) -> None:
+    config = world.root / "config"
+    config.write_text(
+        kubeconfig({"alias": ("https://alias.example:6443", ""), "prod": (PROD, "")})
+    )
+    world.env["KUBECONFIG"] = str(config)
+    world.hosts.write_text("127.0.0.1 localhost\n10.1.1.1 api.prod.example\n")
+    assert world.kept(WRITE)[3] == "allow"
+    world.hosts.write_text("127.0.0.1 localhost\n10.1.1.1 api.prod.example alias.example\n")
+    assert world.check(WRITE)[3] == "confirm"
+
+
+def test_hosts_file_edited_in_place_keeping_size_and_mtime(world: World) -> None:
+    """The hosts file's signature in the endpoint cache has no ctime; the memo's has."""
+    config = world.root / "config"
+    config.write_text(
+        kubeconfig({"alias": ("https://alias.example:6443", ""), "prod": (PROD, "")})
+    )
+    world.env["KUBECONFIG"] = str(config)
+    world.hosts.write_text("127.0.0.1 localhost\n10.1.1.1 api.prod.example\n10.2.2.2 alias.example\n")
+    assert world.kept(WRITE)[3] == "allow"
+    same_identity_rewrite(
+        world.hosts, "127.0.0.1 localhost\n10.1.1.1 api.prod.example\n10.1.1.1 alias.example\n"
+    )
+    assert world.check(WRITE)[3] == "confirm"
+
+
+def test_service_account_namespace_behind_a_swapped_data_link(world: World) -> None:
+    """The kubelet's atomic writer swaps ``..data``; ``namespace`` is a link through it."""
+    world.policy.write_text("rules:\n  - context: prod\n    namespaces: [payments]\n")
+    for version, namespace in (("..v1", "batch"), ("..v2", "payments")):
+        (world.accounts / version).mkdir()
+        (world.accounts / version / "namespace").write_text(namespace)
+        (world.accounts / version / "token").write_text("sa-token")
+    (world.accounts / "..data").symlink_to("..v1")
+    for name in ("namespace", "token"):
+        (world.accounts / name).symlink_to(f"..data/{name}")
+    config = world.root / "config"
+    config.write_text(kubeconfig({"prod": (PROD, "")}))
+    world.env.update(
+        KUBECONFIG=str(config), KUBERNETES_SERVICE_HOST="10.96.0.1", KUBERNETES_SERVICE_PORT="443"
+    )
+    assert world.kept(WRITE)[3] == "allow"
+    (world.accounts / "..data_tmp").symlink_to("..v2")
+    os.replace(world.accounts / "..data_tmp", world.accounts / "..data")
+    assert world.check(WRITE)[3] == "confirm"
+
+
+def test_service_account_token_appears(world: World) -> None:
+    """No kubeconfig, in-cluster variables set: the token file decides the server."""
+    world.policy.write_text("rules:\n  - server: https://10.96.0.1:443\n")
+    world.env.update(KUBERNETES_SERVICE_HOST="10.96.0.1", KUBERNETES_SERVICE_PORT="443")
+    assert world.kept(WRITE)[3] == "allow"
+    (world.accounts / "token").write_text("sa-token")
+    assert world.check(WRITE)[3] == "confirm"
+
+
+def test_kubernetes_master_changed(world: World) -> None:
+    """A context whose cluster is missing goes to $KUBERNETES_MASTER."""
+    world.policy.write_text(f"rules:\n  - server: {PROD}\n")
+    config = world.root / "config"
+    config.write_text(
+        yaml.safe_dump(
+            {
+                "contexts": [{"name": "ghost", "context": {"cluster": "missing", "user": "u"}}],
+                "users": [{"name": "u", "user": {"token": "t"}}],
+                "current-context": "ghost",
+            }
+        )
+    )
+    world.env.update(KUBECONFIG=str(config), KUBERNETES_MASTER=DEV)
+    assert world.kept(WRITE)[3] == "allow"
+    world.env["KUBERNETES_MASTER"] = PROD
+    assert world.check(WRITE)[3] == "confirm"
+
+
+def test_home_moved(world: World) -> None:
+    """No KUBECONFIG: ``~/.kube/config`` follows $HOME (``HOME=/other kubectl ...``)."""
+    (world.home / ".kube" / "config").write_text(kubeconfig({"dev": (DEV, "")}))
+    other = world.root / "other-home"
+    (other / ".kube").mkdir(parents=True)
+    (other / ".kube" / "config").write_text(kubeconfig({"prod": (PROD, "")}))
+    assert world.kept(WRITE)[3] == "allow"
+    world.env["HOME"] = str(other)
+    assert world.check(WRITE)[3] == "confirm"
+
+
+def test_kubeconfig_turned_into_a_directory_or_a_fifo(world: World) -> None:
+    config = world.root / "config"
+    config.write_text(kubeconfig({"dev": (DEV, "")}))
+    world.env["KUBECONFIG"] = str(config)
+    assert world.kept(WRITE)[3] == "allow"
+    config.unlink()
+    config.mkdir()
+    assert world.check(WRITE)[3] == "block"
+    config.rmdir()
+    os.mkfifo(config)
+    assert world.check(WRITE)[3] == "block"
+
+
+def test_kubeconfig_made_unreadable(world: World) -> None:
+    """``chmod 000``: kubectl fails to read it (as non-root); the mode is in the identity."""
+    config = world.root / "config"
+    config.write_text(kubeconfig({"dev": (DEV, "")}))
+    world.env["KUBECONFIG"] = str(config)
+    world.kept(WRITE)
+    config.chmod(0)
+    try:
+        world.check(WRITE)
+    finally:
+        config.chmod(0o600)
+
+
+def test_protected_endpoint_learned_from_another_kubeconfig(world: World) -> None:
+    """A write through prod.yaml teaches the endpoint memory; admin.yaml's answer must follow."""
+    admin, prod = world.root / "admin.yaml", world.root / "prod.yaml"
+    admin.write_text(kubeconfig({"admin": (PROD, "")}))
+    prod.write_text(kubeconfig({"prod": (PROD, "")}))
+    argv = [*WRITE, "--kubeconfig", str(admin)]
+    assert world.kept(argv)[3] == "allow"
+    world.outcome([*WRITE, "--kubeconfig", str(prod)])
+    assert world.check(argv)[3] == "confirm"
+
+
+def test_endpoint_memory_deleted(world: World) -> None:
+    """``rm -r ~/.local/state/kubesafe``: what was lent from it is gone for a fresh call too."""
+    admin, prod = world.root / "admin.yaml", world.root / "prod.yaml"
+    admin.write_text(kubeconfig({"admin": (PROD, "")}))
+    prod.write_text(kubeconfig({"prod": (PROD, "")}))
+    world.outcome([*WRITE, "--kubeconfig", str(prod)])
+    argv = [*WRITE, "--kubeconfig", str(admin)]
+    assert world.kept(argv)[3] == "confirm"
+    os.unlink(protected_endpoints.state_path())
+    world.check(argv)
+
+
+def test_endpoint_memory_made_group_writable(world: World) -> None:
+    """An untrusted memory file is ignored; its mode is part of what the memo checks."""
+    admin, prod = world.root / "admin.yaml", world.root / "prod.yaml"
+    admin.write_text(kubeconfig({"admin": (PROD, "")}))
+    prod.write_text(kubeconfig({"prod": (PROD, "")}))
+    world.outcome([*WRITE, "--kubeconfig", str(prod)])
+    argv = [*WRITE, "--kubeconfig", str(admin)]
+    assert world.kept(argv)[3] == "confirm"
+    os.chmod(protected_endpoints.state_path(), 0o620)
+    world.check(argv)
+
+
+def cold_caches() -> None:
+    """Drop kubesafe's parsed-file caches: the next call parses everything afresh."""
+    from kubesafe.kubeconfig.cache import FileIndex
+
+    for path in FileIndex().paths:
+        if os.path.exists(path):
+            os.unlink(path)
+
+
+def test_hosts_file_edited_in_place_moves_the_other_side(world: World) -> None:
+    """The hosts file now maps prod's name (kept in the parsed-file cache) to the alias's
+    address, with size and mtime kept: a cold resolution links them, so must a warm one."""
+    config = world.root / "config"
+    config.write_text(
+        kubeconfig({"alias": ("https://alias.example:6443", ""), "prod": (PROD, "")})
+    )
+    world.env["KUBECONFIG"] = str(config)
+    world.hosts.write_text("127.0.0.1 localhost\n10.1.1.1 alias.example\n10.2.2.2 api.prod.example\n")
+    assert world.kept(WRITE)[3] == "allow"
+    same_identity_rewrite(
+        world.hosts, "127.0.0.1 localhost\n10.1.1.1 alias.example\n10.1.1.1 api.prod.example\n"
+    )
+    warm = world.check(WRITE)
+    cold_caches()
+    assert world.outcome(WRITE, memo=False) == warm
+
+
+def _rewrite_memo(change: Any) -> None:
+    import marshal
+
+    path = resolution_memo.memo_path()
+    with open(path, "rb") as handle:
+        header, table = marshal.load(handle)
+    content = marshal.dumps(change(header, table))
+    with open(path, "wb") as handle:
+        handle.write(content)
+
+
+@pytest.mark.parametrize(
+    "damage",
+    [
+        "entry-not-a-triple",
+        "answer-of-another-shape",
+        "files-not-pairs",
+        "older-version",
+        "truncated",
+        "garbage",
+    ],
+)
+def test_memo_file_damaged_or_from_another_version(world: World, damage: str) -> None:
+    """A memo written by another kubesafe build of the same version number (an editable
+    or git install: ``__version__`` does not move with the code), or damaged: answered
+    afresh, never a traceback."""
+    config = world.root / "config"
+    config.write_text(kubeconfig({"prod": (PROD, "")}))
+    world.env["KUBECONFIG"] = str(config)
+    assert world.kept(WRITE)[3] == "confirm"
+
+    def change(header: Any, table: Any) -> Any:
+        for key, (environment, files, answer) in table.items():
+            if damage == "entry-not-a-triple":
+                table[key] = (environment, files)
+            elif damage == "answer-of-another-shape":
+                table[key] = (environment, files, (answer[0][:-1], answer[1]))
+            elif damage == "files-not-pairs":
+                table[key] = (environment, tuple(path for path, _ in files), answer)
+        if damage == "older-version":
+            return (("kubesafe-resolution-memo", 1, "0.0.1", header[3]), table)
+        return (header, table)
+
+    if damage in ("truncated", "garbage"):
+        path = resolution_memo.memo_path()
+        content = open(path, "rb").read()
+        with open(path, "wb") as handle:
+            handle.write(content[: len(content) // 2] if damage == "truncated" else b"\x00" * 9)
+    else:
+        _rewrite_memo(change)
+    assert world.check(WRITE)[3] == "confirm"
+
+
+def test_memo_file_made_world_writable(world: World) -> None:
+    """Another user could have written it: ignored, as the parsed-file cache is."""
+    config = world.root / "config"
+    config.write_text(kubeconfig({"dev": (DEV, "")}))
+    world.env["KUBECONFIG"] = str(config)
+    world.kept(WRITE)
+
+    def forge(header: Any, table: Any) -> Any:
+        # An answer that sends a write to prod's cluster unasked, had it been trusted.
+        for key, (environment, files, answer) in table.items():
+            target = list(answer[0])
+            target[0] = "prod"
+            table[key] = (environment, files, (tuple(target), answer[1]))
+        return (header, table)
+
+    _rewrite_memo(forge)
+    os.chmod(resolution_memo.memo_path(), 0o666)
+    before = world.hits
+    world.check(WRITE)
+    assert world.hits == before
