@@ -292,9 +292,7 @@ def test_certificate_authority_flag_relative_to_the_working_directory(world: Wor
 
 def test_hosts_file_now_names_the_alias_as_prod(world: World) -> None:
     config = world.root / "config"
-    config.write_text(
-        kubeconfig({"alias": ("https://alias.example:6443", ""), "prod": (PROD, "")})
-    )
+    config.write_text(kubeconfig({"alias": ("https://alias.example:6443", ""), "prod": (PROD, "")}))
     world.env["KUBECONFIG"] = str(config)
     world.hosts.write_text("127.0.0.1 localhost\n10.1.1.1 api.prod.example\n")
     assert world.kept(WRITE)[3] == "allow"
@@ -305,11 +303,11 @@ def test_hosts_file_now_names_the_alias_as_prod(world: World) -> None:
 def test_hosts_file_edited_in_place_keeping_size_and_mtime(world: World) -> None:
     """The hosts file's signature in the endpoint cache has no ctime; the memo's has."""
     config = world.root / "config"
-    config.write_text(
-        kubeconfig({"alias": ("https://alias.example:6443", ""), "prod": (PROD, "")})
-    )
+    config.write_text(kubeconfig({"alias": ("https://alias.example:6443", ""), "prod": (PROD, "")}))
     world.env["KUBECONFIG"] = str(config)
-    world.hosts.write_text("127.0.0.1 localhost\n10.1.1.1 api.prod.example\n10.2.2.2 alias.example\n")
+    world.hosts.write_text(
+        "127.0.0.1 localhost\n10.1.1.1 api.prod.example\n10.2.2.2 alias.example\n"
+    )
     assert world.kept(WRITE)[3] == "allow"
     same_identity_rewrite(
         world.hosts, "127.0.0.1 localhost\n10.1.1.1 api.prod.example\n10.1.1.1 alias.example\n"
@@ -451,11 +449,11 @@ def test_hosts_file_edited_in_place_moves_the_other_side(world: World) -> None:
     """The hosts file now maps prod's name (kept in the parsed-file cache) to the alias's
     address, with size and mtime kept: a cold resolution links them, so must a warm one."""
     config = world.root / "config"
-    config.write_text(
-        kubeconfig({"alias": ("https://alias.example:6443", ""), "prod": (PROD, "")})
-    )
+    config.write_text(kubeconfig({"alias": ("https://alias.example:6443", ""), "prod": (PROD, "")}))
     world.env["KUBECONFIG"] = str(config)
-    world.hosts.write_text("127.0.0.1 localhost\n10.1.1.1 alias.example\n10.2.2.2 api.prod.example\n")
+    world.hosts.write_text(
+        "127.0.0.1 localhost\n10.1.1.1 alias.example\n10.2.2.2 api.prod.example\n"
+    )
     assert world.kept(WRITE)[3] == "allow"
     same_identity_rewrite(
         world.hosts, "127.0.0.1 localhost\n10.1.1.1 alias.example\n10.1.1.1 api.prod.example\n"
@@ -510,7 +508,7 @@ def test_memo_file_damaged_or_from_another_version(world: World, damage: str) ->
 
     if damage in ("truncated", "garbage"):
         path = resolution_memo.memo_path()
-        content = open(path, "rb").read()
+        content = Path(path).read_bytes()
         with open(path, "wb") as handle:
             handle.write(content[: len(content) // 2] if damage == "truncated" else b"\x00" * 9)
     else:
@@ -538,3 +536,153 @@ def test_memo_file_made_world_writable(world: World) -> None:
     before = world.hits
     world.check(WRITE)
     assert world.hits == before
+
+
+def test_kuberc_default_context_appears(world: World) -> None:
+    """A kuberc defaulting ``delete --context prod`` changes the flags, so the key."""
+    config = world.root / "config"
+    config.write_text(kubeconfig({"dev": (DEV, ""), "prod": (PROD, "")}, current="dev"))
+    world.env["KUBECONFIG"] = str(config)
+    assert world.kept(WRITE)[3] == "allow"
+    (world.home / ".kube" / "kuberc").write_text(
+        "apiVersion: kubectl.config.k8s.io/v1beta1\nkind: Preference\n"
+        "defaults:\n- command: delete\n  options:\n  - name: context\n    default: prod\n"
+    )
+    assert world.check(WRITE)[3] == "confirm"
+
+
+def _session_kubeconfig(port: int, real_cluster: str) -> str:
+    guard = f"kubesafe-guard/{real_cluster}"
+    return yaml.safe_dump(
+        {
+            "apiVersion": "v1",
+            "kind": "Config",
+            "clusters": [
+                {
+                    "name": guard,
+                    "cluster": {
+                        "server": f"https://127.0.0.1:{port}/g1",
+                        "extensions": [
+                            {
+                                "name": "kubesafe",
+                                "extension": {"guard": {"cluster": real_cluster, "user": "u"}},
+                            }
+                        ],
+                    },
+                }
+            ],
+            "users": [{"name": guard, "user": {"token": "g"}}],
+            "contexts": [{"name": "work", "context": {"cluster": guard, "user": guard}}],
+        }
+    )
+
+
+def test_terminal_guard_entry_rewritten_or_session_left(world: World) -> None:
+    """The terminal's own kubeconfig sends ``work`` through its guard to a real cluster:
+    the guard moving to prod's cluster, or leaving the session, must show."""
+    session = world.root / "session"
+    session.mkdir()
+    own = session / "kubeconfig"
+    own.write_text(_session_kubeconfig(41000, "devc"))
+    config = world.root / "config"
+    config.write_text(
+        kubeconfig(
+            {"work": (DEV, ""), "prod": (PROD, "")},
+            current="work",
+            clusters={"devc": {"server": DEV}, "prodc": {"server": PROD}},
+        )
+    )
+    world.env.update(KUBESAFE_SESSION=str(session), KUBECONFIG=f"{own}{os.pathsep}{config}")
+    world.policy.write_text(f"rules:\n  - server: {PROD}\n")
+    assert world.kept(WRITE)[3] == "allow"
+    own.write_text(_session_kubeconfig(41000, "prodc"))
+    assert world.check(WRITE)[3] == "confirm"
+    world.settle()
+    world.outcome(WRITE)
+    del world.env["KUBESAFE_SESSION"]
+    world.check(WRITE)
+
+
+@pytest.mark.xfail(
+    strict=True,
+    reason="not the memo's: the endpoint memory is refreshed only when a file the call "
+    "loads is parsed again, so a warm fast path (memo or not) misses a protected context "
+    "added to the default kubeconfig behind --kubeconfig; a cold cache finds it",
+)
+def test_default_kubeconfig_gains_prod_behind_kubeconfig_flag(world: World) -> None:
+    admin = world.root / "admin.yaml"
+    admin.write_text(kubeconfig({"admin": (PROD, "")}))
+    default = world.home / ".kube" / "config"
+    default.write_text(kubeconfig({"prod": (DEV, "")}))
+    argv = [*WRITE, "--kubeconfig", str(admin)]
+    assert world.kept(argv)[3] == "allow"
+    default.write_text(kubeconfig({"dev": (DEV, ""), "prod": (PROD, "")}, current="dev"))
+    warm = world.check(argv)
+    cold_caches()
+    assert world.outcome(argv, memo=False) == warm
+
+
+def test_odd_path_names(world: World) -> None:
+    """Undecodable bytes, a newline and spaces in a kubeconfig's path: kept and checked."""
+    odd = world.root / os.fsdecode(b"dir \xff\nname")
+    odd.mkdir()
+    config = odd / "conf ig"
+    config.write_text(kubeconfig({"zzzz": (DEV, "")}))
+    argv = [*WRITE, "--kubeconfig", str(config)]
+    assert world.kept(argv)[3] == "allow"
+    config.write_text(kubeconfig({"prod": (DEV, "")}))
+    assert world.check(argv)[3] == "confirm"
+
+
+def test_home_unset_reads_the_working_directory(world: World) -> None:
+    """Without HOME, client-go reads ``./.kube/config``: another file in another directory."""
+    del world.env["HOME"]
+    (world.here / ".kube").mkdir()
+    (world.here / ".kube" / "config").write_text(kubeconfig({"dev": (DEV, "")}))
+    there = world.root / "there"
+    (there / ".kube").mkdir(parents=True)
+    (there / ".kube" / "config").write_text(kubeconfig({"prod": (PROD, "")}))
+    assert world.kept(WRITE)[3] == "allow"
+    os.chdir(there)
+    assert world.check(WRITE)[3] == "confirm"
+
+
+def test_another_process_rewrites_the_kubeconfig_while_this_one_resolves(
+    world: World, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The file read is replaced before the answer is stored: that answer must not be kept."""
+    config = world.root / "config"
+    config.write_text(kubeconfig({"dev": (DEV, "")}))
+    world.env["KUBECONFIG"] = str(config)
+    world.settle()
+    real = resolve.resolve_merged
+    raced: list[bool] = []
+
+    def racing(*args: Any, **kwargs: Any) -> Any:
+        target = real(*args, **kwargs)
+        if not raced:
+            raced.append(True)
+            config.write_text(kubeconfig({"prod": (DEV, "")}))
+        return target
+
+    monkeypatch.setattr("kubesafe.verdict.resolve_merged", racing)
+    assert world.outcome(WRITE)[3] == "allow"  # resolved from what it read before the race
+    monkeypatch.setattr("kubesafe.verdict.resolve_merged", real)
+    world.settle()
+    assert world.check(WRITE)[3] == "confirm"
+
+
+def test_policy_found_through_its_fallback_location(world: World) -> None:
+    """Without KUBESAFE_CONFIG, a moved XDG_CONFIG_HOME finds the pinned policy; the pin
+    pointing at another policy file changes the rules, so the key."""
+    del world.env["KUBESAFE_CONFIG"]
+    config = world.root / "config"
+    config.write_text(kubeconfig({"prod": (PROD, "")}))
+    world.env["KUBECONFIG"] = str(config)
+    empty, other = world.root / "empty.yaml", world.root / "other.yaml"
+    empty.write_text("rules: []\n")
+    other.write_text("rules:\n  - context: prod\n")
+    world.env["KUBESAFE_POLICY_PIN"] = str(empty)
+    assert world.kept(WRITE)[3] == "allow"
+    world.env["KUBESAFE_POLICY_PIN"] = str(other)
+    assert world.check(WRITE)[3] == "confirm"
