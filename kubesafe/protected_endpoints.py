@@ -274,11 +274,11 @@ def refresh_defaults(
     """
     from kubesafe.kubeconfig.cache import FileReadError
     from kubesafe.kubeconfig.parse import KubeconfigError, parse_bytes
-    from kubesafe.kubeconfig.resolve import candidate_files, home_dir, merge
+    from kubesafe.kubeconfig.resolve import candidate_files, home_dir, merge, opened_path
 
     listed, _ = candidate_files("", env)
     for path in dict.fromkeys([*listed, os.path.join(home_dir(env), ".kube", "config")]):
-        absolute = os.path.abspath(path)
+        absolute = opened_path(path)
         if absolute in loaded:
             continue
         try:

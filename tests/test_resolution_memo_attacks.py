@@ -10,8 +10,10 @@ nothing about a real terminal.
 
 from __future__ import annotations
 
+import base64
 import os
 import shutil
+import subprocess
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -686,3 +688,73 @@ def test_policy_found_through_its_fallback_location(world: World) -> None:
     assert world.kept(WRITE)[3] == "allow"
     world.env["KUBESAFE_POLICY_PIN"] = str(other)
     assert world.check(WRITE)[3] == "confirm"
+
+
+def test_dot_dot_after_a_link_is_resolved_as_kubectl_opens_it(world: World) -> None:
+    """``KUBECONFIG=link/../config`` is the config beside the link's target for kubectl
+    (client-go opens the name as given; the kernel follows ``link`` before ``..``), not
+    the one beside the link, which a textual ``abspath`` would read and show."""
+    from tests.support.kubectl_binaries import kubectl_binary
+
+    (world.here / "config").write_text(kubeconfig({"dev": (DEV, "")}))
+    elsewhere = world.root / "elsewhere"
+    (elsewhere / "sub").mkdir(parents=True)
+    (elsewhere / "config").write_text(kubeconfig({"prod": (PROD, "")}))
+    (world.here / "link").symlink_to(elsewhere / "sub")
+    world.env["KUBECONFIG"] = os.path.join("link", "..", "config")
+    real = subprocess.run(
+        [str(kubectl_binary()), "config", "current-context"],
+        env={**world.env, "PATH": "/usr/bin:/bin"},
+        capture_output=True,
+        text=True,
+        check=True,
+    )
+    assert real.stdout.strip() == "prod"
+    assert world.check(WRITE)[0]["context"] == "prod"
+    assert world.kept(WRITE)[3] == "confirm"
+    os.unlink(world.here / "link")
+    (world.here / "sub").mkdir()
+    (world.here / "link").symlink_to(world.here / "sub")  # ``ln -sfn``: now beside it
+    assert world.check(WRITE)[0]["context"] == "dev"
+
+
+@pytest.mark.parametrize(
+    ("entry", "reference"), [("link/../config", "ca.pem"), ("l2/config", "../ca.pem")]
+)
+def test_relative_ca_file_is_found_as_client_go_finds_it(
+    world: World, entry: str, reference: str
+) -> None:
+    """A relative ``certificate-authority`` is joined to the kubeconfig's directory as text
+    (``..`` cleaned), unlike the kubeconfig's own path: the CA that identifies the endpoint
+    must be the one kubectl uses (its ``--flatten`` shows which)."""
+    from tests.support.kubectl_binaries import kubectl_binary
+
+    elsewhere = world.root / "elsewhere"
+    (elsewhere / "sub").mkdir(parents=True)
+    (world.here / "link").symlink_to(elsewhere / "sub")
+    (world.here / "l2").symlink_to(elsewhere / "sub")
+    (world.here / "ca.pem").write_text("HERE\n")
+    (elsewhere / "ca.pem").write_text("ELSEWHERE\n")
+    clusters = {"c": {"server": PROD, "certificate-authority": reference}}
+    content = kubeconfig({"c": (PROD, "")}, clusters=clusters)
+    (elsewhere / "config").write_text(content)
+    (elsewhere / "sub" / "config").write_text(content)
+    world.env["KUBECONFIG"] = entry
+    real = subprocess.run(
+        [
+            str(kubectl_binary()),
+            "config",
+            "view",
+            "--flatten",
+            "--minify",
+            "-o",
+            "jsonpath={.clusters[0].cluster.certificate-authority-data}",
+        ],
+        env={**world.env, "PATH": "/usr/bin:/bin"},
+        capture_output=True,
+        text=True,
+        check=True,
+    )
+    used = base64.b64decode(real.stdout).decode()
+    plan = make_plan(["get", "pods"], dict(world.env))
+    assert Path(plan.targets[0].tls[1]).read_text() == used == "HERE\n"
