@@ -92,6 +92,13 @@ class World:
 
         monkeypatch.setattr(resolution_memo, "lookup", counting_lookup)
 
+    def use_config(self, content: str) -> Path:
+        """``KUBECONFIG=<root>/config`` holding ``content``."""
+        config = self.root / "config"
+        config.write_text(content)
+        self.env["KUBECONFIG"] = str(config)
+        return config
+
     @staticmethod
     def fresh_process() -> None:
         protected_endpoints.forget_loaded()
@@ -144,6 +151,21 @@ def same_identity_rewrite(path: Path, content: str) -> None:
     os.utime(path, ns=(old.st_atime_ns, old.st_mtime_ns))
 
 
+def prod_added_behind_kubeconfig_flag(world: World) -> list[str]:
+    """``--kubeconfig admin.yaml`` on prod's server, an answer kept for it from the fast path
+    (which does not read ``~/.kube/config``), then prod added to ``~/.kube/config``."""
+    admin = world.root / "admin.yaml"
+    admin.write_text(kubeconfig({"admin": (PROD, "")}))
+    # Something protected elsewhere, so the first (slow) call writes the endpoint memory
+    # and its own answer is not kept: the kept one comes from the fast path.
+    default = world.home / ".kube" / "config"
+    default.write_text(kubeconfig({"prod": (DEV, "")}))
+    argv = [*WRITE, "--kubeconfig", str(admin)]
+    assert world.kept(argv)[3] == "allow"
+    default.write_text(kubeconfig({"dev": (DEV, ""), "prod": (PROD, "")}, current="dev"))
+    return argv
+
+
 def test_policy_reparsed_with_the_same_rules_still_learns_protected_endpoints(
     world: World,
 ) -> None:
@@ -156,24 +178,14 @@ def test_policy_reparsed_with_the_same_rules_still_learns_protected_endpoints(
     memory from ``~/.kube/config`` and lends prod's rule; the memo's key (the rules)
     is unchanged, so its hit must not skip that.
     """
-    admin = world.root / "admin.yaml"
-    admin.write_text(kubeconfig({"admin": (PROD, "")}))
-    # Something protected elsewhere, so the first (slow) call writes the endpoint memory
-    # and its own answer is not kept: the kept one comes from the fast path.
-    default = world.home / ".kube" / "config"
-    default.write_text(kubeconfig({"prod": (DEV, "")}))
-    argv = [*WRITE, "--kubeconfig", str(admin)]
-    assert world.kept(argv)[3] == "allow"
-    default.write_text(kubeconfig({"dev": (DEV, ""), "prod": (PROD, "")}, current="dev"))
+    argv = prod_added_behind_kubeconfig_flag(world)
     world.policy.write_text("rules:\n  - context: prod\n# reviewed\n")
     assert world.check(argv)[3] == "confirm"
 
 
 def test_kubeconfig_rewritten_in_place_with_same_size_and_mtime(world: World) -> None:
     """``touch -r`` after an edit keeps size and mtime: the ctime still tells."""
-    config = world.root / "config"
-    config.write_text(kubeconfig({"zzzz": (DEV, "")}))
-    world.env["KUBECONFIG"] = str(config)
+    config = world.use_config(kubeconfig({"zzzz": (DEV, "")}))
     assert world.kept(WRITE)[3] == "allow"
     same_identity_rewrite(config, kubeconfig({"prod": (DEV, "")}))
     assert world.check(WRITE)[3] == "confirm"
@@ -181,9 +193,7 @@ def test_kubeconfig_rewritten_in_place_with_same_size_and_mtime(world: World) ->
 
 def test_kubeconfig_replaced_by_a_copy_with_its_size_and_mtime(world: World) -> None:
     """``cp -p``/``rsync -t``/``tar x`` of another file over it (the inode may be reused)."""
-    config = world.root / "config"
-    config.write_text(kubeconfig({"zzzz": (DEV, "")}))
-    world.env["KUBECONFIG"] = str(config)
+    config = world.use_config(kubeconfig({"zzzz": (DEV, "")}))
     assert world.kept(WRITE)[3] == "allow"
     old = config.stat()
     other = world.root / "other"
@@ -278,14 +288,12 @@ def test_certificate_authority_flag_relative_to_the_working_directory(world: Wor
     (world.root / "prod-ca.pem").write_text("CA-PROD\n")
     (world.here / "ca.pem").write_text("CA-TUNL\n")
     (there / "ca.pem").write_text("CA-PROD\n")
-    config = world.root / "config"
-    config.write_text(
+    world.use_config(
         kubeconfig(
             {"tunnel": ("https://127.0.0.1:16443", ""), "prod": (PROD, "")},
             clusters={"prod": {"server": PROD, "certificate-authority": "prod-ca.pem"}},
         )
     )
-    world.env["KUBECONFIG"] = str(config)
     argv = [*WRITE, "--certificate-authority", "ca.pem"]
     assert world.kept(argv)[3] == "allow"
     os.chdir(there)
@@ -293,27 +301,10 @@ def test_certificate_authority_flag_relative_to_the_working_directory(world: Wor
 
 
 def test_hosts_file_now_names_the_alias_as_prod(world: World) -> None:
-    config = world.root / "config"
-    config.write_text(kubeconfig({"alias": ("https://alias.example:6443", ""), "prod": (PROD, "")}))
-    world.env["KUBECONFIG"] = str(config)
+    world.use_config(kubeconfig({"alias": ("https://alias.example:6443", ""), "prod": (PROD, "")}))
     world.hosts.write_text("127.0.0.1 localhost\n10.1.1.1 api.prod.example\n")
     assert world.kept(WRITE)[3] == "allow"
     world.hosts.write_text("127.0.0.1 localhost\n10.1.1.1 api.prod.example alias.example\n")
-    assert world.check(WRITE)[3] == "confirm"
-
-
-def test_hosts_file_edited_in_place_keeping_size_and_mtime(world: World) -> None:
-    """The hosts file's signature in the endpoint cache has no ctime; the memo's has."""
-    config = world.root / "config"
-    config.write_text(kubeconfig({"alias": ("https://alias.example:6443", ""), "prod": (PROD, "")}))
-    world.env["KUBECONFIG"] = str(config)
-    world.hosts.write_text(
-        "127.0.0.1 localhost\n10.1.1.1 api.prod.example\n10.2.2.2 alias.example\n"
-    )
-    assert world.kept(WRITE)[3] == "allow"
-    same_identity_rewrite(
-        world.hosts, "127.0.0.1 localhost\n10.1.1.1 api.prod.example\n10.1.1.1 alias.example\n"
-    )
     assert world.check(WRITE)[3] == "confirm"
 
 
@@ -378,9 +369,7 @@ def test_home_moved(world: World) -> None:
 
 
 def test_kubeconfig_turned_into_a_directory_or_a_fifo(world: World) -> None:
-    config = world.root / "config"
-    config.write_text(kubeconfig({"dev": (DEV, "")}))
-    world.env["KUBECONFIG"] = str(config)
+    config = world.use_config(kubeconfig({"dev": (DEV, "")}))
     assert world.kept(WRITE)[3] == "allow"
     config.unlink()
     config.mkdir()
@@ -392,9 +381,7 @@ def test_kubeconfig_turned_into_a_directory_or_a_fifo(world: World) -> None:
 
 def test_kubeconfig_made_unreadable(world: World) -> None:
     """``chmod 000``: kubectl fails to read it (as non-root); the mode is in the identity."""
-    config = world.root / "config"
-    config.write_text(kubeconfig({"dev": (DEV, "")}))
-    world.env["KUBECONFIG"] = str(config)
+    config = world.use_config(kubeconfig({"dev": (DEV, "")}))
     world.kept(WRITE)
     config.chmod(0)
     try:
@@ -414,28 +401,21 @@ def test_protected_endpoint_learned_from_another_kubeconfig(world: World) -> Non
     assert world.check(argv)[3] == "confirm"
 
 
-def test_endpoint_memory_deleted(world: World) -> None:
-    """``rm -r ~/.local/state/kubesafe``: what was lent from it is gone for a fresh call too."""
+@pytest.mark.parametrize("change", ["deleted", "group-writable"])
+def test_endpoint_memory_deleted_or_untrusted(world: World, change: str) -> None:
+    """``rm -r ~/.local/state/kubesafe``, or a memory file others could write (ignored):
+    what was lent from it is gone for a fresh call, so for the memo (the mode is checked)."""
     admin, prod = world.root / "admin.yaml", world.root / "prod.yaml"
     admin.write_text(kubeconfig({"admin": (PROD, "")}))
     prod.write_text(kubeconfig({"prod": (PROD, "")}))
     world.outcome([*WRITE, "--kubeconfig", str(prod)])
     argv = [*WRITE, "--kubeconfig", str(admin)]
     assert world.kept(argv)[3] == "confirm"
-    os.unlink(protected_endpoints.state_path())
-    world.check(argv)
-
-
-def test_endpoint_memory_made_group_writable(world: World) -> None:
-    """An untrusted memory file is ignored; its mode is part of what the memo checks."""
-    admin, prod = world.root / "admin.yaml", world.root / "prod.yaml"
-    admin.write_text(kubeconfig({"admin": (PROD, "")}))
-    prod.write_text(kubeconfig({"prod": (PROD, "")}))
-    world.outcome([*WRITE, "--kubeconfig", str(prod)])
-    argv = [*WRITE, "--kubeconfig", str(admin)]
-    assert world.kept(argv)[3] == "confirm"
-    os.chmod(protected_endpoints.state_path(), 0o620)
-    world.check(argv)
+    if change == "deleted":
+        os.unlink(protected_endpoints.state_path())
+    else:
+        os.chmod(protected_endpoints.state_path(), 0o620)
+    assert world.check(argv)[3] == "allow"
 
 
 def cold_caches() -> None:
@@ -447,20 +427,21 @@ def cold_caches() -> None:
             os.unlink(path)
 
 
-def test_hosts_file_edited_in_place_moves_the_other_side(world: World) -> None:
-    """The hosts file now maps prod's name (kept in the parsed-file cache) to the alias's
-    address, with size and mtime kept: a cold resolution links them, so must a warm one."""
-    config = world.root / "config"
-    config.write_text(kubeconfig({"alias": ("https://alias.example:6443", ""), "prod": (PROD, "")}))
-    world.env["KUBECONFIG"] = str(config)
-    world.hosts.write_text(
-        "127.0.0.1 localhost\n10.1.1.1 alias.example\n10.2.2.2 api.prod.example\n"
-    )
+@pytest.mark.parametrize("moved", ["alias.example", "api.prod.example"])
+def test_hosts_file_edited_in_place_keeping_size_and_mtime(world: World, moved: str) -> None:
+    """A ``touch -r`` edit of the hosts file now maps one name (the target's, or prod's, whose
+    entry the parsed-file cache keeps) to the other's address: the memo checks the ctime, and
+    so must the cached endpoint index, or a warm call answers other than a cold one."""
+    world.use_config(kubeconfig({"alias": ("https://alias.example:6443", ""), "prod": (PROD, "")}))
+    names = ["alias.example", "api.prod.example"]
+    names.remove(moved)
+    world.hosts.write_text(f"127.0.0.1 localhost\n10.1.1.1 {names[0]}\n10.2.2.2 {moved}\n")
     assert world.kept(WRITE)[3] == "allow"
     same_identity_rewrite(
-        world.hosts, "127.0.0.1 localhost\n10.1.1.1 alias.example\n10.1.1.1 api.prod.example\n"
+        world.hosts, f"127.0.0.1 localhost\n10.1.1.1 {names[0]}\n10.1.1.1 {moved}\n"
     )
     warm = world.check(WRITE)
+    assert warm[3] == "confirm"
     cold_caches()
     assert world.outcome(WRITE, memo=False) == warm
 
@@ -491,9 +472,7 @@ def test_memo_file_damaged_or_from_another_version(world: World, damage: str) ->
     """A memo written by another kubesafe build of the same version number (an editable
     or git install: ``__version__`` does not move with the code), or damaged: answered
     afresh, never a traceback."""
-    config = world.root / "config"
-    config.write_text(kubeconfig({"prod": (PROD, "")}))
-    world.env["KUBECONFIG"] = str(config)
+    world.use_config(kubeconfig({"prod": (PROD, "")}))
     assert world.kept(WRITE)[3] == "confirm"
 
     def change(header: Any, table: Any) -> Any:
@@ -520,9 +499,7 @@ def test_memo_file_damaged_or_from_another_version(world: World, damage: str) ->
 
 def test_memo_file_made_world_writable(world: World) -> None:
     """Another user could have written it: ignored, as the parsed-file cache is."""
-    config = world.root / "config"
-    config.write_text(kubeconfig({"dev": (DEV, "")}))
-    world.env["KUBECONFIG"] = str(config)
+    world.use_config(kubeconfig({"dev": (DEV, "")}))
     world.kept(WRITE)
 
     def forge(header: Any, table: Any) -> Any:
@@ -542,9 +519,7 @@ def test_memo_file_made_world_writable(world: World) -> None:
 
 def test_kuberc_default_context_appears(world: World) -> None:
     """A kuberc defaulting ``delete --context prod`` changes the flags, so the key."""
-    config = world.root / "config"
-    config.write_text(kubeconfig({"dev": (DEV, ""), "prod": (PROD, "")}, current="dev"))
-    world.env["KUBECONFIG"] = str(config)
+    world.use_config(kubeconfig({"dev": (DEV, ""), "prod": (PROD, "")}, current="dev"))
     assert world.kept(WRITE)[3] == "allow"
     (world.home / ".kube" / "kuberc").write_text(
         "apiVersion: kubectl.config.k8s.io/v1beta1\nkind: Preference\n"
@@ -612,13 +587,7 @@ def test_terminal_guard_entry_rewritten_or_session_left(world: World) -> None:
     "added to the default kubeconfig behind --kubeconfig; a cold cache finds it",
 )
 def test_default_kubeconfig_gains_prod_behind_kubeconfig_flag(world: World) -> None:
-    admin = world.root / "admin.yaml"
-    admin.write_text(kubeconfig({"admin": (PROD, "")}))
-    default = world.home / ".kube" / "config"
-    default.write_text(kubeconfig({"prod": (DEV, "")}))
-    argv = [*WRITE, "--kubeconfig", str(admin)]
-    assert world.kept(argv)[3] == "allow"
-    default.write_text(kubeconfig({"dev": (DEV, ""), "prod": (PROD, "")}, current="dev"))
+    argv = prod_added_behind_kubeconfig_flag(world)
     warm = world.check(argv)
     cold_caches()
     assert world.outcome(argv, memo=False) == warm
@@ -653,9 +622,7 @@ def test_another_process_rewrites_the_kubeconfig_while_this_one_resolves(
     world: World, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     """The file read is replaced before the answer is stored: that answer must not be kept."""
-    config = world.root / "config"
-    config.write_text(kubeconfig({"dev": (DEV, "")}))
-    world.env["KUBECONFIG"] = str(config)
+    config = world.use_config(kubeconfig({"dev": (DEV, "")}))
     world.settle()
     real = resolve.resolve_merged
     raced: list[bool] = []
@@ -678,9 +645,7 @@ def test_policy_found_through_its_fallback_location(world: World) -> None:
     """Without KUBESAFE_CONFIG, a moved XDG_CONFIG_HOME finds the pinned policy; the pin
     pointing at another policy file changes the rules, so the key."""
     del world.env["KUBESAFE_CONFIG"]
-    config = world.root / "config"
-    config.write_text(kubeconfig({"prod": (PROD, "")}))
-    world.env["KUBECONFIG"] = str(config)
+    world.use_config(kubeconfig({"prod": (PROD, "")}))
     empty, other = world.root / "empty.yaml", world.root / "other.yaml"
     empty.write_text("rules: []\n")
     other.write_text("rules:\n  - context: prod\n")
