@@ -294,7 +294,9 @@ def hosts() -> Hosts:
             with open(HOSTS_FILE, encoding="utf-8", errors="replace") as handle:
                 st = os.fstat(handle.fileno())
                 content = handle.read(1 << 20)
-            signature = f"{st.st_dev}:{st.st_ino}:{st.st_size}:{st.st_mtime_ns}:{machine}"
+            # With the ctime: an edit that keeps size and mtime (``touch -r``) still shows.
+            identity = f"{st.st_dev}:{st.st_ino}:{st.st_size}:{st.st_mtime_ns}:{st.st_ctime_ns}"
+            signature = f"{identity}:{machine}"
             _hosts_identity = reads.identity_of(st)
         except OSError:
             content, signature = "", f"none:{machine}"

@@ -14,7 +14,7 @@ import os
 from kubesafe.endpoint import Identity, canonical_urls, identity, same_cluster, url_keys
 from kubesafe.glob import glob_match
 from kubesafe.kubeconfig.cache import FileIndex, FileReadError
-from kubesafe.kubeconfig.resolve import Merged, Target
+from kubesafe.kubeconfig.resolve import Merged, Target, ca_file_path
 from kubesafe.policy_file import LEVELS, PolicyError, parse_policy, policy_path
 from kubesafe.record import Record
 
@@ -304,7 +304,7 @@ def linked_clusters(merged: Merged, mine: Identity, index: FileIndex | None) -> 
                 for value in values:
                     table.setdefault(value, []).append(name)
             if ca_file:
-                ca_files.append((name, os.path.join(os.path.dirname(path), ca_file), prefix))
+                ca_files.append((name, ca_file_path(path, ca_file), prefix))
         return by_key, by_server_name, by_name, ca_files
 
     kind = f"endpoint-index:{hosts().signature}"

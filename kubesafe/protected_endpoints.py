@@ -171,9 +171,9 @@ def _inputs_digest(policy: Policy, merged: Merged) -> bytes | None:
         reads.note_now(name)  # whether the memory is refreshed depends on it
         try:
             st = os.stat(name)
-            stats.append((name, st.st_dev, st.st_ino, st.st_size, st.st_mtime_ns))
+            stats.append((name, st.st_dev, st.st_ino, st.st_size, st.st_mtime_ns, st.st_ctime_ns))
         except OSError:
-            stats.append((name, -1, -1, -1, -1))
+            stats.append((name, -1, -1, -1, -1, -1))
     rules = [
         (r.kind, r.pattern, r.environment, r.level, tuple(r.namespaces), r.source)
         for r in policy.rules
@@ -274,11 +274,11 @@ def refresh_defaults(
     """
     from kubesafe.kubeconfig.cache import FileReadError
     from kubesafe.kubeconfig.parse import KubeconfigError, parse_bytes
-    from kubesafe.kubeconfig.resolve import candidate_files, home_dir, merge
+    from kubesafe.kubeconfig.resolve import candidate_files, home_dir, merge, opened_path
 
     listed, _ = candidate_files("", env)
     for path in dict.fromkeys([*listed, os.path.join(home_dir(env), ".kube", "config")]):
-        absolute = os.path.abspath(path)
+        absolute = opened_path(path)
         if absolute in loaded:
             continue
         try:

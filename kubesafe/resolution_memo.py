@@ -107,13 +107,18 @@ def lookup(key: tuple[Any, ...], env: Mapping[str, str]) -> Any:
     entry = _load().get(key)
     if entry is None:
         return None
-    environment, files, answer = entry
-    for name, value in environment:
-        if env.get(name) != value:
-            return None
-    for path, identity in files:
-        if reads.file_identity(path) != identity:
-            return None
+    try:
+        environment, files, answer = entry
+        for name, value in environment:
+            if env.get(name) != value:
+                return None
+        for path, identity in files:
+            if not isinstance(path, str) or reads.file_identity(path) != identity:
+                return None
+    except (TypeError, ValueError):
+        # Damaged, or written by another build of this version (an editable or git
+        # install): the header cannot tell, so an entry of another shape is a miss.
+        return None
     return answer
 
 

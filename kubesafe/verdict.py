@@ -246,12 +246,20 @@ def _resolve(
     ``policy_parsed``: the policy file was parsed again for this call (the slow path).
     """
     key = resolution_memo.key_for(case.overrides, policy) if case.resolver is None else None
-    if key is not None:
+    # A re-parsed policy file sends the call down the slow path, whose refresh of the
+    # endpoint memory reads files a fast-path answer never recorded (the default
+    # kubeconfig behind --kubeconfig): with equal rules the key holds, the answer may not.
+    if key is not None and not policy_parsed:
         answer = resolution_memo.lookup(key, env)
         if answer is not None:
-            target_values, rule_values = answer
-            rules = tuple(Rule.from_values(values) for values in rule_values)
-            return Resolved(Target.from_values(target_values), rules)
+            try:
+                target_values, rule_values = answer
+                target = Target.from_values(target_values)
+                rules = tuple(Rule.from_values(values) for values in rule_values)
+            except (TypeError, ValueError):
+                pass  # an answer of another shape (another build): resolved afresh
+            else:
+                return Resolved(target, rules)
     recorded = reads.Reads() if key is not None else None
     started = time.time_ns()
     view: Mapping[str, str] = env

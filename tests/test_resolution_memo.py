@@ -30,7 +30,7 @@ import yaml
 
 from kubesafe import endpoint, paths, protected_endpoints, reads, resolution_memo, verdict
 from kubesafe.commands.explain import plan_to_json
-from kubesafe.kubeconfig import resolve
+from kubesafe.kubeconfig import cache, resolve
 from kubesafe.kubectl.plan import make_plan
 
 PROD = "https://api.prod.example:6443"
@@ -410,6 +410,9 @@ def test_memo_answers_as_a_fresh_resolution_and_records_all_it_reads(
     # Files of this world get unique mtimes, so no two versions share an identity and the
     # racy window is not needed; kubesafe's own writes are 10 ms apart (see below).
     monkeypatch.setattr(resolution_memo, "RACY_SECONDS", 0)
+    # The parsed-file cache too: a policy file parsed again sends the call down the slow
+    # path, past the memo (verdict._resolve), and this world's files are all seconds old.
+    monkeypatch.setattr(cache, "RACY_SECONDS", 0)
     world = World(tmp_path, monkeypatch, seed)
     real_lookup = resolution_memo.lookup
     hits: list[Any] = []

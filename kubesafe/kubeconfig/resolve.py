@@ -230,6 +230,27 @@ def candidate_files(
     return [os.path.join(home_dir(env), ".kube", "config")], False
 
 
+def opened_path(path: str) -> str:
+    """``path`` made absolute as kubectl opens it: a ``..`` is left to the kernel.
+
+    client-go opens a kubeconfig by the name given, so ``link/../config`` is the
+    file beside the link's target; ``os.path.abspath`` drops ``link/..`` as text
+    and would read (and show) the file beside the link instead.
+    """
+    if os.name == "nt" or ".." not in path.replace(os.altsep or os.sep, os.sep).split(os.sep):
+        return os.path.abspath(path)
+    return os.path.join(os.getcwd(), path)
+
+
+def ca_file_path(holder: str, ca_file: str) -> str:
+    """The ``certificate-authority`` file a kubeconfig at ``holder`` names, as client-go
+    finds it: a relative one is joined to the holder's directory as text (``filepath.Abs``
+    then ``Join``, which cleans ``..``), unlike the kubeconfig's own path."""
+    if os.path.isabs(ca_file):
+        return ca_file
+    return os.path.normpath(os.path.join(os.path.abspath(os.path.dirname(holder)), ca_file))
+
+
 def load(
     explicit: str,
     env: Mapping[str, str],
@@ -240,7 +261,7 @@ def load(
     paths, is_explicit = candidate_files(explicit, env, pathsep)
     loaded: list[tuple[str, FileData]] = []
     for path in paths:
-        absolute = os.path.abspath(path)
+        absolute = opened_path(path)
         try:
             data = index.read(absolute, "kubeconfig", _parser(index, absolute))
         except NotRegularFile as exc:
@@ -283,8 +304,7 @@ def merge(files: list[tuple[str, FileData]]) -> Merged:
             cluster_files[name] = path
             digest, ca_file, server_name, insecure = tls.get(name, ("", "", "", False))
             if ca_file:
-                # client-go resolves a relative path against the file that holds it.
-                ca_file = os.path.join(os.path.dirname(path), ca_file)
+                ca_file = ca_file_path(path, ca_file)
             cluster_tls[name] = (digest, ca_file, server_name, insecure)
         users.update(data["users"])
     return Merged(

@@ -24,7 +24,7 @@ from kubesafe.kubeconfig import quoting
 from kubesafe.kubeconfig.cache import FileIndex, FileReadError
 from kubesafe.kubeconfig.lock import LockError, WriteLock
 from kubesafe.kubeconfig.parse import KubeconfigError, file_problem, parse_bytes
-from kubesafe.kubeconfig.resolve import candidate_files, home_dir
+from kubesafe.kubeconfig.resolve import candidate_files, home_dir, opened_path
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:
@@ -86,7 +86,7 @@ def _loaded(env: Mapping[str, str], explicit: str | None) -> list[tuple[str, Fil
     try:
         for name in candidate_files(explicit or "", env)[0]:
             try:
-                data = index.read(os.path.abspath(name), "kubeconfig", parse_bytes)
+                data = index.read(opened_path(name), "kubeconfig", parse_bytes)
             except (KubeconfigError, FileReadError) as exc:
                 raise KubeconfigWriteError(file_problem(name, exc)) from None
             if data is not None:
