@@ -8,7 +8,8 @@ identity of every protected context it has seen, with the rules that protect
 it, and lends those rules to any target with the same identity.
 
 The file is refreshed on the slow path (a kubeconfig or the policy file was
-re-parsed), whenever a command resolves a protected context that is not in it
+re-parsed), from a default kubeconfig a call does not load once that file
+changed, whenever a command resolves a protected context that is not in it
 yet, and by ``kubesafe protect``. Reading it costs one small file per command.
 A remembered rule from the policy file counts only while the policy still has
 it (``kubesafe unprotect`` ends it); one from a kubeconfig extension counts
@@ -41,6 +42,9 @@ _HEADER = ("kubesafe-protected-endpoints", 1)
 MAX_ENTRIES = 1024
 MAX_MEMOS = 64
 _POLICY_KINDS = frozenset({"context", "context-regex", "server"})
+# Marks a memo entry for a default kubeconfig file (refresh_defaults): the file's identity
+# when it was last refreshed, where other entries map a merge's files to a digest.
+_DEFAULT_FILE = "default-file:"
 
 _loaded: dict[tuple[str, str], Entry] | None = None
 # The file's identity when it was loaded, for the resolution memo (kubesafe.reads).
@@ -264,22 +268,41 @@ def refresh(policy: Policy, merged: Merged, index: FileIndex | None = None) -> N
 
 
 def refresh_defaults(
-    policy: Policy, env: Mapping[str, str], index: FileIndex, loaded: tuple[str, ...]
+    policy: Policy,
+    env: Mapping[str, str],
+    index: FileIndex,
+    loaded: tuple[str, ...],
+    slow: bool = True,
 ) -> None:
     """Also remember the protected contexts of the kubeconfig files in effect without flags.
 
     ``--kubeconfig admin.conf`` (or ``KUBECONFIG=admin.conf``) skips the files
-    that hold the protected contexts; reading them here (parsed-file cache, slow
-    path only) links admin.conf's entry to prod before anything was run with them.
+    that hold the protected contexts; reading them here links admin.conf's entry
+    to prod before anything was run with them. On the slow path (``slow``: a file
+    of this call or the policy was parsed again) each is refreshed; otherwise only
+    one whose identity differs from when it was last refreshed, so that prod just
+    added to ``~/.kube/config`` protects the very next ``--kubeconfig admin.conf``
+    call. That check costs a ``stat`` per file and is void after any write of the
+    endpoints file.
     """
     from kubesafe.kubeconfig.cache import FileReadError
     from kubesafe.kubeconfig.parse import KubeconfigError, parse_bytes
     from kubesafe.kubeconfig.resolve import candidate_files, home_dir, merge, opened_path
 
     listed, _ = candidate_files("", env)
-    for path in dict.fromkeys([*listed, os.path.join(home_dir(env), ".kube", "config")]):
-        absolute = opened_path(path)
-        if absolute in loaded:
+    defaults = [
+        opened_path(path)
+        for path in dict.fromkeys([*listed, os.path.join(home_dir(env), ".kube", "config")])
+    ]
+    unloaded = [path for path in dict.fromkeys(defaults) if path not in loaded]
+    if not unloaded:
+        return
+    seen = _load_memo()
+    for absolute in unloaded:
+        identity = reads.file_identity(absolute)
+        reads.note(absolute, identity)
+        mark = (_DEFAULT_FILE + absolute,)
+        if not slow and policy.error is None and seen.get(mark) == _identity_bytes(identity):
             continue
         try:
             data = index.read(absolute, "kubeconfig", parse_bytes)
@@ -287,6 +310,12 @@ def refresh_defaults(
             continue  # a broken file only means nothing to remember
         if data is not None:
             refresh(policy, merge([(absolute, data)]), index)
+        if policy.error is None:
+            _store_memo(mark, _identity_bytes(identity))
+
+
+def _identity_bytes(identity: reads.FileIdentity) -> bytes:
+    return marshal.dumps(identity, 2)
 
 
 def remember(

@@ -273,10 +273,11 @@ def _resolve(
             target = resolve_merged(merged, case.overrides, view)
         else:
             target = case.resolver(merged, case.overrides)
-        if policy_parsed or index.misses > misses:
+        slow = policy_parsed or index.misses > misses
+        if slow:
             # Slow path: a file was parsed again, so its protected contexts may be new.
             protected_endpoints.refresh(policy, merged, index)
-            protected_endpoints.refresh_defaults(policy, view, index, merged.files)
+        protected_endpoints.refresh_defaults(policy, view, index, merged.files, slow)
         endpoints = endpoint_rules(policy, merged, target, index)
     finally:
         if recorded is not None:

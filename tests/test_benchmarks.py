@@ -74,6 +74,7 @@ MINIFY = "kubectl config view --minify"
 SHIM_KUBECTL = "kubectl version --client (1.33, pinned)"
 EXPECTED += [
     (FLEET, "first kubesafe explain -- get pods after a change", MINIFY),
+    (FLEET, "the same in an integrated shell (kubesafe's fast launcher)", MINIFY),
     (FLEET, "first kubectl get pods after a change (the shim, then /bin/true)", MINIFY),
     (FLEET, "peak RSS of that first explain", MINIFY),
     (FLEET, "warm kubesafe explain -- get pods", "the same at 200 contexts"),

@@ -580,15 +580,12 @@ def test_terminal_guard_entry_rewritten_or_session_left(world: World) -> None:
     world.check(WRITE)
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="not the memo's: the endpoint memory is refreshed only when a file the call "
-    "loads is parsed again, so a warm fast path (memo or not) misses a protected context "
-    "added to the default kubeconfig behind --kubeconfig; a cold cache finds it",
-)
 def test_default_kubeconfig_gains_prod_behind_kubeconfig_flag(world: World) -> None:
+    """The next warm call already sees prod added to ``~/.kube/config``: memo, warm and
+    cold caches agree, and the write is asked about."""
     argv = prod_added_behind_kubeconfig_flag(world)
     warm = world.check(argv)
+    assert warm[3] == "confirm"
     cold_caches()
     assert world.outcome(argv, memo=False) == warm
 
