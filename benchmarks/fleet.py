@@ -171,7 +171,12 @@ def size_rows(contexts: int, repeats: int, warm_200: list[float] | None) -> list
         # are as old as on a real machine (a file younger than 2 s is never cached).
         time.sleep(SETTLE)
         run_timed([KUBESAFE, "explain", "--", "get", "pods"], env)
-        runs = {"first": first, "minify": minify, "shim": first_shim, "launched": first_launched}
+        runs: dict[str, Callable[[int], float]] = {
+            "first": first,
+            "minify": minify,
+            "shim": first_shim,
+            "launched": first_launched,
+        }
         cold = alternate(repeats, runs)
         first_label = "first kubesafe explain -- get pods after a change"
         rows.append(
