@@ -10,6 +10,10 @@ from __future__ import annotations
 import os
 import sys
 
+TYPE_CHECKING = False  # typing costs an import on the hot path; mypy treats this as True
+if TYPE_CHECKING:
+    from typing import Any
+
 APP = "kubesafe"
 
 
@@ -112,6 +116,25 @@ def read_private(path: str) -> bytes | None:
             return handle.read()
     except OSError:
         return None
+
+
+def read_private_table(path: str, header: object) -> dict[Any, Any]:
+    """The dict a private marshal file of ``(header, dict)`` holds; {} when it is missing,
+    untrusted, damaged or written with another header (another kubesafe or Python)."""
+    import marshal
+
+    content = read_private(path)
+    if content is None:
+        return {}
+    try:
+        payload = marshal.loads(content)
+    except (EOFError, ValueError, TypeError):
+        return {}
+    valid = isinstance(payload, tuple) and len(payload) == 2 and payload[0] == header
+    if valid and isinstance(payload[1], dict):
+        table: dict[Any, Any] = payload[1]
+        return table
+    return {}
 
 
 def write_private(path: str, payload: bytes) -> bool:

@@ -59,17 +59,8 @@ def entries() -> dict[tuple[str, str], Entry]:
     """(kubeconfig file, context) -> what identifies its endpoint and protects it."""
     global _loaded, _loaded_identity
     if _loaded is None:
-        _loaded = {}
         _loaded_identity = reads.file_identity(state_path())
-        content = paths.read_private(state_path())
-        if content is not None:
-            try:
-                payload: Any = marshal.loads(content)
-            except (EOFError, ValueError, TypeError):
-                payload = None
-            valid = isinstance(payload, tuple) and len(payload) == 2 and payload[0] == _HEADER
-            if valid and isinstance(payload[1], dict):
-                _loaded = payload[1]
+        _loaded = paths.read_private_table(state_path(), _HEADER)
     reads.note(state_path(), _loaded_identity)
     return _loaded
 

@@ -82,17 +82,7 @@ def _load() -> dict[Any, Any]:
     global _loaded
     path = memo_path()
     if _loaded is None or _loaded[0] != path:
-        table: dict[Any, Any] = {}
-        content = paths.read_private(path)
-        if content is not None:
-            try:
-                payload: Any = marshal.loads(content)
-            except (EOFError, ValueError, TypeError):
-                payload = None
-            valid = isinstance(payload, tuple) and len(payload) == 2 and payload[0] == _HEADER
-            if valid and isinstance(payload[1], dict):
-                table = payload[1]
-        _loaded = (path, table)
+        _loaded = (path, paths.read_private_table(path, _HEADER))
     return _loaded[1]
 
 

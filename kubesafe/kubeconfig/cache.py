@@ -135,18 +135,7 @@ class FileIndex:
 
     @staticmethod
     def _load(path: str) -> dict[tuple[str, str], Entry]:
-        content = paths.read_private(path)
-        if content is None:
-            return {}
-        try:
-            payload = marshal.loads(content)
-        except (EOFError, ValueError, TypeError):
-            return {}
-        valid = isinstance(payload, tuple) and len(payload) == 2 and payload[0] == _HEADER
-        if valid and isinstance(payload[1], dict):
-            entries: dict[tuple[str, str], Entry] = payload[1]
-            return entries
-        return {}
+        return paths.read_private_table(path, _HEADER)
 
     def _store(self, kind: str, path: str, entry: Entry) -> None:
         group = self._group(kind)
