@@ -281,11 +281,10 @@ def refresh_defaults(
     from kubesafe.kubeconfig.resolve import candidate_files, home_dir, merge, opened_path
 
     listed, _ = candidate_files("", env)
-    defaults = [
-        opened_path(path)
-        for path in dict.fromkeys([*listed, os.path.join(home_dir(env), ".kube", "config")])
-    ]
-    unloaded = [path for path in dict.fromkeys(defaults) if path not in loaded]
+    defaults = dict.fromkeys(
+        opened_path(path) for path in [*listed, os.path.join(home_dir(env), ".kube", "config")]
+    )
+    unloaded = [path for path in defaults if path not in loaded]
     if not unloaded:
         return
     seen = _load_memo()

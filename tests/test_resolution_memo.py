@@ -483,13 +483,19 @@ def test_an_answer_is_kept_only_for_settled_files(tmp_path: Path) -> None:
         assert kept[-1] is True
 
 
-def test_nothing_is_kept_when_the_environment_was_listed() -> None:
+def _recorded(reading: Callable[[], object]) -> reads.Reads:
+    """What ``reading`` reported to the recorder."""
     recorded = reads.Reads()
     reads.start(recorded)
     try:
-        list(reads.RecordingEnv({"A": "1"}))
+        reading()
     finally:
         reads.stop(recorded)
+    return recorded
+
+
+def test_nothing_is_kept_when_the_environment_was_listed() -> None:
+    recorded = _recorded(lambda: list(reads.RecordingEnv({"A": "1"})))
     assert recorded.unkeyable
     assert resolution_memo.store(("key",), recorded, "answer", time.time_ns()) is False
 
@@ -497,13 +503,12 @@ def test_nothing_is_kept_when_the_environment_was_listed() -> None:
 def test_a_file_changed_during_the_resolution_voids_the_answer(tmp_path: Path) -> None:
     path = tmp_path / "config"
     path.write_text("one")
-    recorded = reads.Reads()
-    reads.start(recorded)
-    try:
+
+    def read_then_rewrite() -> None:
         reads.note_now(str(path))
         path.write_text("two, longer")
-    finally:
-        reads.stop(recorded)
+
+    recorded = _recorded(read_then_rewrite)
     with pytest.MonkeyPatch.context() as patch:
         patch.setattr(resolution_memo, "RACY_SECONDS", 0)
         assert resolution_memo.store(("key",), recorded, "answer", time.time_ns()) is False
@@ -514,15 +519,14 @@ def test_a_changed_variable_or_file_misses(tmp_path: Path, monkeypatch: pytest.M
     monkeypatch.setattr(resolution_memo, "RACY_SECONDS", 0)
     path = tmp_path / "config"
     path.write_text("one")
-    recorded = reads.Reads()
-    reads.start(recorded)
-    try:
+
+    def read_all() -> None:
         reads.note_now(str(path))
         reads.note_now(str(tmp_path / "absent"))
         reads.RecordingEnv({"KUBECONFIG": "x"}).get("KUBECONFIG")
         reads.RecordingEnv({}).get("KUBERNETES_MASTER")
-    finally:
-        reads.stop(recorded)
+
+    recorded = _recorded(read_all)
     assert resolution_memo.store(("key",), recorded, "answer", time.time_ns())
     resolution_memo.forget_loaded()
     env = {"KUBECONFIG": "x"}

@@ -119,10 +119,6 @@ class FileIndex:
         # What this process parsed, also files too fresh to cache on disk: never twice.
         self._parsed: dict[tuple[str, str], Entry] = {}
 
-    @property
-    def dirty(self) -> bool:
-        return any(self._dirty)
-
     def _group(self, kind: str) -> dict[tuple[str, str], Entry]:
         number = _group_of(kind)
         group = self._groups[number]
